@@ -1,0 +1,1 @@
+"""The model registry library: a DuckDB file, an artifact folder, an MLflow-style client."""

@@ -1,0 +1,1 @@
+"""The Dagster code location: the model lifecycle as software-defined assets."""
