@@ -1,0 +1,123 @@
+"""Registry entities: frozen dataclasses shaped as MLflow's, so ported code reads the same."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+STAGE_NONE = "None"
+STAGE_STAGING = "Staging"
+STAGE_PRODUCTION = "Production"
+STAGE_ARCHIVED = "Archived"
+STAGES: tuple[str, ...] = (STAGE_NONE, STAGE_STAGING, STAGE_PRODUCTION, STAGE_ARCHIVED)
+
+STATUS_READY = "READY"
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """One numbered version of a registered model."""
+
+    name: str
+    version: str
+    source: str
+    run_id: str | None
+    run_link: str | None
+    current_stage: str
+    status: str
+    description: str | None
+    tags: dict[str, str]
+    aliases: tuple[str, ...]
+    creation_timestamp: int
+    last_updated_timestamp: int
+    artifact_sha256: str | None = None
+    artifact_size: int | None = None
+    artifact_format: str | None = None
+    signature: dict[str, Any] | None = None
+
+    @property
+    def uri(self) -> str:
+        """The `models:/` URI that pins this exact version."""
+        return f"models:/{self.name}/{self.version}"
+
+
+@dataclass(frozen=True)
+class RegisteredModel:
+    """A named model: its description, tags, aliases and the latest version in each stage."""
+
+    name: str
+    description: str | None
+    tags: dict[str, str]
+    aliases: dict[str, str]
+    latest_versions: tuple[ModelVersion, ...]
+    creation_timestamp: int
+    last_updated_timestamp: int
+
+
+@dataclass(frozen=True)
+class StageTransition:
+    """One entry of the append-only history: a stage change, an alias change or a deletion.
+
+    `event` is `stage` (from_stage -> to_stage), `alias_set`, `alias_deleted` or
+    `version_deleted`; `alias` is set for alias events, and `from_version` names the version
+    an alias was moved away from.
+    """
+
+    id: int
+    model: str
+    version: str
+    event: str
+    from_version: str | None
+    from_stage: str | None
+    to_stage: str | None
+    alias: str | None
+    actor: str
+    reason: str | None
+    timestamp: int
+
+
+class PagedList(list):
+    """A page of search results; `token` fetches the next page and is None on the last one."""
+
+    def __init__(self, items: Any = (), token: str | None = None) -> None:
+        super().__init__(items)
+        self.token = token
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One logged value of a metric; a metric's history is several of these with rising steps."""
+
+    key: str
+    value: float
+    step: int
+    timestamp: int
+
+
+@dataclass(frozen=True)
+class RunArtifact:
+    """A file logged by a run: where it sits in the run, its digest, size, format and signature."""
+
+    path: str
+    sha256: str
+    size: int
+    format: str
+    signature: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Run:
+    """The lineage record of one training run."""
+
+    run_id: str
+    run_name: str | None
+    status: str
+    start_time: int
+    end_time: int | None
+    params: dict[str, str]
+    metrics: dict[str, float]
+    tags: dict[str, str]
+    code_version: str | None
+    data_fingerprint: dict[str, Any] | None
+    source_info: dict[str, Any]
+    artifacts: tuple[RunArtifact, ...] = field(default=())

@@ -1,0 +1,160 @@
+"""Model serialisation: skops (safe by default) and pickle via joblib (opt-in only).
+
+The loader, never the file, decides which types are trusted: a skops file lists the types it
+needs, and each must be on the built-in list, be a class defined in scikit-learn, NumPy or SciPy,
+or be named by the caller or by the MODEL_REGISTRY_TRUSTED_TYPES environment variable.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import inspect
+import io
+import os
+import zipfile
+from collections.abc import Iterable
+
+import joblib
+import skops.io
+from sklearn.base import BaseEstimator
+
+from registry_core.errors import InvalidParameterValue, UntrustedModelError
+
+SKOPS = "skops"
+PICKLE = "pickle"
+FORMATS = (SKOPS, PICKLE)
+TRUSTED_TYPES_ENV = "MODEL_REGISTRY_TRUSTED_TYPES"
+TRUSTED_PACKAGES = frozenset({"sklearn", "numpy", "scipy"})
+BUILTIN_TRUSTED_TYPES = frozenset(
+    {
+        "builtins.frozenset",
+        "collections.Counter",
+        "datetime.date",
+        "datetime.datetime",
+        "datetime.timedelta",
+    }
+)
+
+
+def default_format(model: object) -> str:
+    """The format to save a model in: skops for scikit-learn estimators, pickle otherwise."""
+    return SKOPS if isinstance(model, BaseEstimator) else PICKLE
+
+
+def dump_model(model: object, fmt: str = SKOPS) -> bytes:
+    """Serialise a model to bytes in the given format."""
+    _check_format(fmt)
+    if fmt == SKOPS:
+        return skops.io.dumps(model)
+    buffer = io.BytesIO()
+    joblib.dump(model, buffer)
+    return buffer.getvalue()
+
+
+def load_model_bytes(
+    data: bytes,
+    fmt: str,
+    *,
+    trusted_types: Iterable[str] = (),
+    allow_pickle: bool = False,
+) -> object:
+    """Deserialise a model, refusing untrusted skops types and, unless allowed, any pickle."""
+    _check_format(fmt)
+    if fmt == PICKLE:
+        if not allow_pickle:
+            raise UntrustedModelError(
+                "Refusing to load a pickle model: unpickling can run arbitrary code. "
+                "Pass allow_pickle=True only for files from an author you trust."
+            )
+        return joblib.load(io.BytesIO(data))
+    needed = _skops_untrusted_types(data)
+    refused = _refused_types(needed, trusted_types)
+    if refused:
+        raise UntrustedModelError(
+            f"Refusing to load skops model: it needs untrusted types {', '.join(refused)}. "
+            "If you trust the file's author, pass them in trusted_types or add them to the "
+            f"{TRUSTED_TYPES_ENV} environment variable (comma-separated)."
+        )
+    return skops.io.loads(data, trusted=sorted(needed))
+
+
+def find_untrusted_types(data: bytes, trusted_types: Iterable[str] = ()) -> list[str]:
+    """The types a skops file needs that the loader would refuse, sorted."""
+    return _refused_types(_skops_untrusted_types(data), trusted_types)
+
+
+def is_trusted_type(name: str, trusted_types: Iterable[str] = ()) -> bool:
+    """True when the loader trusts the fully qualified type `name`."""
+    return _is_trusted(name, _explicit_trust(trusted_types))
+
+
+def env_trusted_types() -> frozenset[str]:
+    """Type names trusted through the MODEL_REGISTRY_TRUSTED_TYPES environment variable."""
+    raw = os.environ.get(TRUSTED_TYPES_ENV, "")
+    return frozenset(name.strip() for name in raw.split(",") if name.strip())
+
+
+def _explicit_trust(trusted_types: Iterable[str]) -> frozenset[str]:
+    """Names trusted outright: built-in list, the caller's and the environment's."""
+    return BUILTIN_TRUSTED_TYPES | frozenset(trusted_types) | env_trusted_types()
+
+
+def _refused_types(needed: Iterable[str], trusted_types: Iterable[str]) -> list[str]:
+    """The sorted names among `needed` that the loader does not trust."""
+    explicit = _explicit_trust(trusted_types)
+    return sorted(name for name in needed if not _is_trusted(name, explicit))
+
+
+def _is_trusted(name: str, explicit: frozenset[str]) -> bool:
+    """The trust decision for one type name, given the explicitly trusted names."""
+    return name in explicit or _is_trusted_package_class(name)
+
+
+def _skops_untrusted_types(data: bytes) -> set[str]:
+    """The types skops does not trust by default in this file."""
+    try:
+        return set(skops.io.get_untrusted_types(data=data))
+    except zipfile.BadZipFile as exc:
+        raise InvalidParameterValue("Model data is not a valid skops file.") from exc
+
+
+@functools.lru_cache(maxsize=1024)
+def _is_trusted_package_class(name: str) -> bool:
+    """True when `name` resolves to a class defined in scikit-learn, NumPy or SciPy.
+
+    Only modules of those packages are imported, and attributes are looked up statically, so
+    resolving a name never calls anything. Functions (`numpy.load`) stay untrusted, and so do
+    foreign classes re-exported by a trusted module, such as `numbers.Integral` reached through
+    `sklearn.utils._param_validation.Integral`.
+    """
+    parts = name.split(".")
+    if len(parts) < 2 or parts[0] not in TRUSTED_PACKAGES:
+        return False
+    if not all(part.isidentifier() and not _is_dunder(part) for part in parts):
+        return False
+    for split in range(len(parts) - 1, 0, -1):
+        try:
+            target: object = importlib.import_module(".".join(parts[:split]))
+        except ImportError:
+            continue
+        for attribute in parts[split:]:
+            try:
+                target = inspect.getattr_static(target, attribute)
+            except AttributeError:
+                return False
+        return isinstance(target, type) and target.__module__.split(".")[0] in TRUSTED_PACKAGES
+    return False
+
+
+def _is_dunder(part: str) -> bool:
+    """True for `__name__`-style parts, which could reach `__main__` or `__globals__`."""
+    return part.startswith("__") and part.endswith("__")
+
+
+def _check_format(fmt: str) -> None:
+    """Refuse a format name that is not skops or pickle."""
+    if fmt not in FORMATS:
+        raise InvalidParameterValue(
+            f"Unknown model format {fmt!r}; supported formats are {', '.join(FORMATS)}."
+        )

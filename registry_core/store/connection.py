@@ -1,0 +1,308 @@
+"""Short-lived, fair, lock-aware access to one DuckDB file shared by several processes.
+
+DuckDB lets one process at a time open a file read-write, and a refused open costs several
+milliseconds. So processes take turns through a sidecar lock file (`<db>.lock`, an exclusive
+flock held while the DuckDB file is open, naming its holder) and announce that they are waiting
+with a shared flock on `<db>.waiters`. A holder keeps the file for a short idle window after its
+last call (or for an explicit session); once it has had its turn it hands the file over at the
+next call boundary when someone is waiting.
+"""
+
+from __future__ import annotations
+
+import atexit
+import fcntl
+import os
+import random
+import re
+import sys
+import threading
+import time
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+from registry_core.errors import RegistryLocked
+from registry_core.store.migrations import migrate
+
+_LOCK_MARKERS = ("Could not set lock", "Conflicting lock")
+_PID_PATTERN = re.compile(r"\(PID (\d+)\)")
+_POLL_FIRST = 0.0005
+_POLL_MAX = 0.005
+_DUCKDB_BACKOFF_MAX = 0.1
+FAIR_SHARE_SECONDS = 0.05
+_IDLE_POLL_SECONDS = 0.01
+
+
+def is_lock_error(error: BaseException) -> bool:
+    """True when DuckDB refused to open the file because another process holds it."""
+    return isinstance(error, duckdb.Error) and any(m in str(error) for m in _LOCK_MARKERS)
+
+
+def process_description(pid: int | str) -> str:
+    """`process PID (command line)`, from /proc when it is readable."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        command = " ".join(part.decode(errors="replace") for part in raw.split(b"\0") if part)
+    except OSError:
+        command = ""
+    return f"process {pid} ({command[:200]})" if command else f"process {pid}"
+
+
+def _duckdb_lock_holder(error: BaseException) -> str:
+    match = _PID_PATTERN.search(str(error))
+    return process_description(match.group(1)) if match else "another process"
+
+
+def _flock(fd: int, operation: int) -> bool:
+    """Try a non-blocking flock; False when another open file holds a conflicting lock."""
+    try:
+        fcntl.flock(fd, operation | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+class ConnectionManager:
+    """One process's handle on one registry file; thread-safe, fork-aware, closed when idle."""
+
+    def __init__(self, db_path: Path, idle_seconds: float, lock_timeout: float) -> None:
+        self.db_path = db_path
+        self.idle_seconds = idle_seconds
+        self.lock_timeout = lock_timeout
+        self._reset_state()
+        _MANAGERS.add(self)
+
+    def _reset_state(self) -> None:
+        self._cond = threading.Condition(threading.RLock())
+        self._conn: duckdb.DuckDBPyConnection | None = None
+        self._in_use = 0
+        self._sessions = 0
+        self._deadline = 0.0
+        self._opened_at = 0.0
+        self._yield_until = 0.0
+        self._closer: threading.Thread | None = None
+        self._turn_fd: int | None = None
+        self._waiters_fd: int | None = None
+        self._opens = 0
+
+    @property
+    def is_open(self) -> bool:
+        return self._conn is not None
+
+    @property
+    def opens(self) -> int:
+        """How many times this manager opened the file; lets tests and benchmarks see reuse."""
+        return self._opens
+
+    @contextmanager
+    def connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Hold the connection for one call; calls from other threads wait their turn."""
+        with self._cond:
+            conn = self._acquire()
+            try:
+                yield conn
+            finally:
+                self._release()
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One registry change: committed whole, or rolled back whole on any error."""
+        with self.connection() as conn:
+            conn.execute("BEGIN TRANSACTION")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    @contextmanager
+    def session(self) -> Iterator[None]:
+        """Keep the file open for the whole block, then close it at once."""
+        with self._cond:
+            self._acquire()
+            self._sessions += 1
+            self._release()
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._sessions -= 1
+                if self._sessions == 0 and self._in_use == 0:
+                    self._close()
+
+    def close(self) -> None:
+        """Close the file now (it reopens on the next call)."""
+        with self._cond:
+            self._close()
+
+    def _acquire(self) -> duckdb.DuckDBPyConnection:
+        if self._conn is None:
+            self._conn = self._open()
+        self._in_use += 1
+        return self._conn
+
+    def _release(self) -> None:
+        self._in_use -= 1
+        if self._in_use or self._sessions:
+            return
+        if self.idle_seconds <= 0:
+            self._close()
+            return
+        if time.monotonic() - self._opened_at >= FAIR_SHARE_SECONDS and self._others_waiting():
+            self._hand_over()
+            return
+        self._deadline = time.monotonic() + self.idle_seconds
+        if self._closer is None:
+            self._closer = threading.Thread(
+                target=self._close_when_idle, name="registry-idle-closer", daemon=True
+            )
+            self._closer.start()
+
+    def _close_when_idle(self) -> None:
+        with self._cond:
+            while self._conn is not None:
+                if self._in_use or self._sessions:
+                    self._cond.wait()
+                    continue
+                remaining = self._deadline - time.monotonic()
+                if remaining <= 0:
+                    self._close()
+                    break
+                if self._others_waiting():
+                    self._hand_over()
+                    break
+                self._cond.wait(min(remaining, _IDLE_POLL_SECONDS))
+            self._closer = None
+
+    def _hand_over(self) -> None:
+        """Close for a waiting process and stay away long enough for it to take its turn."""
+        self._close()
+        self._yield_until = time.monotonic() + random.uniform(2 * _POLL_MAX, 4 * _POLL_MAX)
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            try:
+                conn.close()
+            finally:
+                self._end_turn()
+            self._cond.notify_all()
+
+    def _open(self) -> duckdb.DuckDBPyConnection:
+        deadline = time.monotonic() + self.lock_timeout
+        self.db_path.parent.mkdir(parents=True, exist_ok=True)
+        self._take_turn(deadline)
+        try:
+            conn = self._connect(deadline)
+            try:
+                migrate(conn)
+            except BaseException:
+                conn.close()
+                raise
+        except BaseException:
+            self._end_turn()
+            raise
+        self._opened_at = time.monotonic()
+        self._opens += 1
+        return conn
+
+    def _connect(self, deadline: float) -> duckdb.DuckDBPyConnection:
+        """Open DuckDB, waiting out processes that hold the file without taking turns."""
+        backoff = _POLL_MAX
+        while True:
+            try:
+                return duckdb.connect(str(self.db_path))
+            except duckdb.Error as error:
+                if not is_lock_error(error):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise self._locked(_duckdb_lock_holder(error)) from error
+                time.sleep(random.uniform(backoff / 2, backoff))
+                backoff = min(backoff * 2, _DUCKDB_BACKOFF_MAX)
+
+    def _take_turn(self, deadline: float) -> None:
+        if self._turn_fd is None:
+            self._turn_fd = os.open(f"{self.db_path}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+            self._waiters_fd = os.open(f"{self.db_path}.waiters", os.O_RDWR | os.O_CREAT, 0o644)
+        pause = self._yield_until - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)
+        if not _flock(self._turn_fd, fcntl.LOCK_EX):
+            self._wait_for_turn(deadline)
+        os.ftruncate(self._turn_fd, 0)
+        os.pwrite(self._turn_fd, process_description(os.getpid()).encode(), 0)
+
+    def _wait_for_turn(self, deadline: float) -> None:
+        assert self._turn_fd is not None and self._waiters_fd is not None
+        fcntl.flock(self._waiters_fd, fcntl.LOCK_SH)
+        try:
+            backoff = _POLL_FIRST
+            while not _flock(self._turn_fd, fcntl.LOCK_EX):
+                if time.monotonic() >= deadline:
+                    holder = os.pread(self._turn_fd, 400, 0).decode(errors="replace").strip()
+                    raise self._locked(holder or "another process")
+                time.sleep(random.uniform(backoff / 2, backoff))
+                backoff = min(backoff * 2, _POLL_MAX)
+        finally:
+            fcntl.flock(self._waiters_fd, fcntl.LOCK_UN)
+
+    def _end_turn(self) -> None:
+        if self._turn_fd is not None:
+            fcntl.flock(self._turn_fd, fcntl.LOCK_UN)
+
+    def _others_waiting(self) -> bool:
+        if self._waiters_fd is None or _flock(self._waiters_fd, fcntl.LOCK_EX):
+            if self._waiters_fd is not None:
+                fcntl.flock(self._waiters_fd, fcntl.LOCK_UN)
+            return False
+        return True
+
+    def _locked(self, holder: str) -> RegistryLocked:
+        return RegistryLocked(
+            f"The registry file {self.db_path} stayed locked by {holder} for "
+            f"{self.lock_timeout:g} s; raise MODEL_REGISTRY_LOCK_TIMEOUT or stop that process."
+        )
+
+    def _after_fork_in_child(self) -> None:
+        # The parent's connection and lock files belong to the parent: keep them referenced,
+        # never close them here.
+        _ORPHANED.append((self._conn, self._turn_fd, self._waiters_fd))
+        self._reset_state()
+
+
+_MANAGERS: weakref.WeakSet[ConnectionManager] = weakref.WeakSet()
+_ORPHANED: list[object] = []
+_SHARED: dict[tuple[Path, float, float], ConnectionManager] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_manager(db_path: Path, idle_seconds: float, lock_timeout: float) -> ConnectionManager:
+    """The one manager per file and settings in this process, so clients share a connection."""
+    key = (db_path, idle_seconds, lock_timeout)
+    with _SHARED_LOCK:
+        manager = _SHARED.get(key)
+        if manager is None:
+            manager = _SHARED[key] = ConnectionManager(db_path, idle_seconds, lock_timeout)
+        return manager
+
+
+def _reinit_after_fork() -> None:
+    global _SHARED_LOCK
+    _SHARED_LOCK = threading.Lock()
+    for manager in list(_MANAGERS):
+        manager._after_fork_in_child()
+
+
+def _close_all() -> None:
+    for manager in list(_MANAGERS):
+        manager.close()
+
+
+if sys.platform != "win32":
+    os.register_at_fork(after_in_child=_reinit_after_fork)
+atexit.register(_close_all)

@@ -1,0 +1,887 @@
+"""The embedded registry store: every query of registered models, versions and history is here."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import duckdb
+
+from registry_core import validation as check
+from registry_core.entities import (
+    STAGE_ARCHIVED,
+    STAGE_NONE,
+    STAGES,
+    STATUS_READY,
+    ModelVersion,
+    PagedList,
+    RegisteredModel,
+    StageTransition,
+)
+from registry_core.errors import (
+    InvalidParameterValue,
+    InvalidState,
+    ResourceAlreadyExists,
+    ResourceDoesNotExist,
+)
+from registry_core.search_filter import (
+    decode_page_token,
+    encode_page_token,
+    parse_filter,
+    parse_order_by,
+    validate_max_results,
+)
+from registry_core.store.base import RegistryStore
+from registry_core.store.connection import ConnectionManager
+from registry_core.store.filter_sql import compile_filter, compile_order_by
+from registry_core.store.migrations import SCHEMA_VERSION, current_version
+
+_VERSION_COLUMNS = """
+    rm.name, mv.version, mv.source, mv.run_id, mv.run_link, mv.current_stage, mv.status,
+    mv.description, mv.creation_timestamp, mv.last_updated_timestamp,
+    mv.artifact_sha256, mv.artifact_size, mv.artifact_format, mv.signature,
+    (SELECT map(list(t.key), list(t.value)) FROM model_version_tags t
+        WHERE t.model_id = mv.model_id AND t.version = mv.version) AS tags,
+    (SELECT list(a.alias ORDER BY a.alias) FROM registered_model_aliases a
+        WHERE a.model_id = mv.model_id AND a.version = mv.version) AS aliases
+"""
+_VERSIONS_FROM = "FROM model_versions mv JOIN registered_models rm ON rm.id = mv.model_id"
+_HISTORY_COLUMNS = (
+    "id, model_name, version, event, from_version, from_stage, to_stage, alias, actor, reason, "
+    "timestamp"
+)
+
+
+_CONSISTENCY_QUERIES: tuple[tuple[str, str], ...] = (
+    (
+        "versions without a registered model",
+        """SELECT count(*) FROM model_versions mv
+           WHERE NOT EXISTS (SELECT 1 FROM registered_models rm WHERE rm.id = mv.model_id)""",
+    ),
+    (
+        "models whose next version number is not above their highest version",
+        """SELECT count(*) FROM registered_models rm WHERE next_version <=
+           (SELECT coalesce(max(version), 0) FROM model_versions WHERE model_id = rm.id)""",
+    ),
+    (
+        "aliases pointing at missing versions",
+        """SELECT count(*) FROM registered_model_aliases a WHERE NOT EXISTS
+           (SELECT 1 FROM model_versions mv
+            WHERE mv.model_id = a.model_id AND mv.version = a.version)""",
+    ),
+    (
+        "version tags of missing versions",
+        """SELECT count(*) FROM model_version_tags t WHERE NOT EXISTS
+           (SELECT 1 FROM model_versions mv
+            WHERE mv.model_id = t.model_id AND mv.version = t.version)""",
+    ),
+    (
+        "model tags of missing models",
+        """SELECT count(*) FROM registered_model_tags t
+           WHERE NOT EXISTS (SELECT 1 FROM registered_models rm WHERE rm.id = t.model_id)""",
+    ),
+    (
+        "versions with an unknown stage",
+        """SELECT count(*) FROM model_versions
+           WHERE current_stage NOT IN ('None', 'Staging', 'Production', 'Archived')""",
+    ),
+    (
+        "versions whose stage disagrees with the history",
+        """SELECT count(*) FROM model_versions mv WHERE current_stage <> coalesce(
+           (SELECT to_stage FROM history h WHERE h.model_id = mv.model_id
+            AND h.version = mv.version AND h.event = 'stage' ORDER BY h.id DESC LIMIT 1),
+           'None')""",
+    ),
+)
+
+
+def now_ms() -> int:
+    """Milliseconds since the epoch, the registry's unit of time (as MLflow's)."""
+    return time.time_ns() // 1_000_000
+
+
+def _version_from_row(row: Sequence[Any]) -> ModelVersion:
+    return ModelVersion(
+        name=row[0],
+        version=str(row[1]),
+        source=row[2],
+        run_id=row[3],
+        run_link=row[4],
+        current_stage=row[5],
+        status=row[6],
+        description=row[7],
+        creation_timestamp=row[8],
+        last_updated_timestamp=row[9],
+        artifact_sha256=row[10],
+        artifact_size=row[11],
+        artifact_format=row[12],
+        signature=json.loads(row[13]) if row[13] else None,
+        tags=dict(row[14] or {}),
+        aliases=tuple(row[15] or ()),
+    )
+
+
+def _transition_from_row(row: Sequence[Any]) -> StageTransition:
+    return StageTransition(
+        id=row[0],
+        model=row[1],
+        version=str(row[2]),
+        event=row[3],
+        from_version=None if row[4] is None else str(row[4]),
+        from_stage=row[5],
+        to_stage=row[6],
+        alias=row[7],
+        actor=row[8],
+        reason=row[9],
+        timestamp=row[10],
+    )
+
+
+class DuckDBStore(RegistryStore):
+    """Registered models and versions in one DuckDB file, each change one transaction."""
+
+    def __init__(self, manager: ConnectionManager) -> None:
+        self.manager = manager
+
+    @contextmanager
+    def session(self) -> Iterator[None]:
+        with self.manager.session():
+            yield
+
+    # -- helpers -------------------------------------------------------------------------
+
+    @staticmethod
+    def _model_row(conn: duckdb.DuckDBPyConnection, name: str) -> tuple[Any, ...]:
+        row = conn.execute(
+            "SELECT id, name, next_version FROM registered_models WHERE name = ?", [name]
+        ).fetchone()
+        if row is None:
+            raise ResourceDoesNotExist(f"Registered Model with name={name} not found")
+        return row
+
+    def _model_id(self, conn: duckdb.DuckDBPyConnection, name: str) -> int:
+        return self._model_row(conn, check.model_name(name))[0]
+
+    @staticmethod
+    def _touch_model(conn: duckdb.DuckDBPyConnection, model_id: int, when: int) -> None:
+        conn.execute(
+            "UPDATE registered_models SET last_updated_timestamp = ? WHERE id = ?", [when, model_id]
+        )
+
+    @staticmethod
+    def _versions(
+        conn: duckdb.DuckDBPyConnection, where: str, params: Sequence[Any], tail: str = ""
+    ) -> list[ModelVersion]:
+        rows = conn.execute(
+            f"SELECT {_VERSION_COLUMNS} {_VERSIONS_FROM} WHERE {where} {tail}", list(params)
+        ).fetchall()
+        return [_version_from_row(row) for row in rows]
+
+    def _version(
+        self, conn: duckdb.DuckDBPyConnection, name: str, version: int | str
+    ) -> tuple[int, ModelVersion]:
+        number = check.version_number(version)
+        model_id = self._model_id(conn, name)
+        found = self._versions(conn, "mv.model_id = ? AND mv.version = ?", [model_id, number])
+        if not found:
+            raise ResourceDoesNotExist(f"Model Version (name={name}, version={number}) not found")
+        return model_id, found[0]
+
+    def _require_version(
+        self, conn: duckdb.DuckDBPyConnection, name: str, version: int | str
+    ) -> tuple[int, int, str]:
+        """The model id, version number and current stage, or RESOURCE_DOES_NOT_EXIST."""
+        number = check.version_number(version)
+        model_id = self._model_id(conn, name)
+        row = conn.execute(
+            "SELECT current_stage FROM model_versions WHERE model_id = ? AND version = ?",
+            [model_id, number],
+        ).fetchone()
+        if row is None:
+            raise ResourceDoesNotExist(f"Model Version (name={name}, version={number}) not found")
+        return model_id, number, row[0]
+
+    @staticmethod
+    def _latest_versions(
+        conn: duckdb.DuckDBPyConnection, model_ids: Sequence[int], stages: Sequence[str]
+    ) -> list[ModelVersion]:
+        if not model_ids or not stages:
+            return []
+        id_marks = ", ".join("?" for _ in model_ids)
+        stage_marks = ", ".join("?" for _ in stages)
+        return DuckDBStore._versions(
+            conn,
+            f"mv.model_id IN ({id_marks}) AND mv.current_stage IN ({stage_marks})",
+            [*model_ids, *stages],
+            "QUALIFY row_number() OVER "
+            "(PARTITION BY mv.model_id, mv.current_stage ORDER BY mv.version DESC) = 1",
+        )
+
+    def _registered_models(
+        self, conn: duckdb.DuckDBPyConnection, rows: Sequence[Sequence[Any]]
+    ) -> list[RegisteredModel]:
+        """Entities for rows of (id, name, description, created, updated), in batch queries."""
+        ids = [row[0] for row in rows]
+        if not ids:
+            return []
+        marks = ", ".join("?" for _ in ids)
+        tags: dict[int, dict[str, str]] = {i: {} for i in ids}
+        for model_id, key, value in conn.execute(
+            f"SELECT model_id, key, value FROM registered_model_tags WHERE model_id IN ({marks})",
+            ids,
+        ).fetchall():
+            tags[model_id][key] = value
+        aliases: dict[int, dict[str, str]] = {i: {} for i in ids}
+        for model_id, alias, version in conn.execute(
+            f"SELECT model_id, alias, version FROM registered_model_aliases "
+            f"WHERE model_id IN ({marks}) ORDER BY alias",
+            ids,
+        ).fetchall():
+            aliases[model_id][alias] = str(version)
+        latest: dict[str, list[ModelVersion]] = {}
+        for mv in self._latest_versions(conn, ids, STAGES):
+            latest.setdefault(mv.name, []).append(mv)
+        order = {stage: i for i, stage in enumerate(STAGES)}
+        return [
+            RegisteredModel(
+                name=name,
+                description=description,
+                tags=tags[model_id],
+                aliases=aliases[model_id],
+                latest_versions=tuple(
+                    sorted(latest.get(name, []), key=lambda mv: order[mv.current_stage])
+                ),
+                creation_timestamp=created,
+                last_updated_timestamp=updated,
+            )
+            for model_id, name, description, created, updated in rows
+        ]
+
+    def _registered_model(self, conn: duckdb.DuckDBPyConnection, name: str) -> RegisteredModel:
+        check.model_name(name)
+        row = conn.execute(
+            "SELECT id, name, description, creation_timestamp, last_updated_timestamp "
+            "FROM registered_models WHERE name = ?",
+            [name],
+        ).fetchone()
+        if row is None:
+            raise ResourceDoesNotExist(f"Registered Model with name={name} not found")
+        return self._registered_models(conn, [row])[0]
+
+    @staticmethod
+    def _record(
+        conn: duckdb.DuckDBPyConnection,
+        model_id: int,
+        model_name: str,
+        version: int,
+        event: str,
+        actor: str,
+        reason: str | None,
+        when: int,
+        *,
+        from_stage: str | None = None,
+        to_stage: str | None = None,
+        alias: str | None = None,
+        from_version: int | None = None,
+    ) -> None:
+        conn.execute(
+            "INSERT INTO history (id, model_id, model_name, version, event, from_version, "
+            "from_stage, to_stage, alias, actor, reason, timestamp) "
+            "VALUES (nextval('history_id_seq'), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                model_id,
+                model_name,
+                version,
+                event,
+                from_version,
+                from_stage,
+                to_stage,
+                alias,
+                actor,
+                reason,
+                when,
+            ],
+        )
+
+    def _set_stage(
+        self,
+        conn: duckdb.DuckDBPyConnection,
+        model_id: int,
+        name: str,
+        version: int,
+        from_stage: str,
+        to_stage: str,
+        actor: str,
+        reason: str | None,
+        when: int,
+    ) -> None:
+        conn.execute(
+            "UPDATE model_versions SET current_stage = ?, last_updated_timestamp = ? "
+            "WHERE model_id = ? AND version = ?",
+            [to_stage, when, model_id, version],
+        )
+        self._record(
+            conn,
+            model_id,
+            name,
+            version,
+            "stage",
+            actor,
+            reason,
+            when,
+            from_stage=from_stage,
+            to_stage=to_stage,
+        )
+
+    # -- registered models ---------------------------------------------------------------
+
+    def create_registered_model(
+        self, name: str, tags: dict[str, str] | None = None, description: str | None = None
+    ) -> RegisteredModel:
+        check.model_name(name)
+        clean_tags = check.tags(tags)
+        description = check.description(description)
+        with self.manager.transaction() as conn:
+            if conn.execute("SELECT 1 FROM registered_models WHERE name = ?", [name]).fetchone():
+                raise ResourceAlreadyExists(f"Registered Model (name={name}) already exists.")
+            when = now_ms()
+            (model_id,) = conn.execute(
+                "INSERT INTO registered_models VALUES "
+                "(nextval('registered_model_id_seq'), ?, ?, ?, ?, 1) RETURNING id",
+                [name, description, when, when],
+            ).fetchone()
+            if clean_tags:
+                conn.executemany(
+                    "INSERT INTO registered_model_tags VALUES (?, ?, ?)",
+                    [[model_id, k, v] for k, v in clean_tags.items()],
+                )
+            return self._registered_model(conn, name)
+
+    def get_registered_model(self, name: str) -> RegisteredModel:
+        with self.manager.connection() as conn:
+            return self._registered_model(conn, name)
+
+    def rename_registered_model(self, name: str, new_name: str) -> RegisteredModel:
+        check.model_name(new_name)
+        with self.manager.transaction() as conn:
+            model_id = self._model_id(conn, name)
+            if (
+                new_name != name
+                and conn.execute(
+                    "SELECT 1 FROM registered_models WHERE name = ?", [new_name]
+                ).fetchone()
+            ):
+                raise ResourceAlreadyExists(f"Registered Model (name={new_name}) already exists.")
+            conn.execute(
+                "UPDATE registered_models SET name = ?, last_updated_timestamp = ? WHERE id = ?",
+                [new_name, now_ms(), model_id],
+            )
+            return self._registered_model(conn, new_name)
+
+    def update_registered_model(self, name: str, description: str | None) -> RegisteredModel:
+        description = check.description(description)
+        with self.manager.transaction() as conn:
+            model_id = self._model_id(conn, name)
+            conn.execute(
+                "UPDATE registered_models SET description = ?, last_updated_timestamp = ? "
+                "WHERE id = ?",
+                [description, now_ms(), model_id],
+            )
+            return self._registered_model(conn, name)
+
+    def delete_registered_model(self, name: str) -> None:
+        with self.manager.transaction() as conn:
+            model_id = self._model_id(conn, name)
+            for table in (
+                "model_version_tags",
+                "model_versions",
+                "registered_model_tags",
+                "registered_model_aliases",
+            ):
+                conn.execute(f"DELETE FROM {table} WHERE model_id = ?", [model_id])
+            conn.execute("DELETE FROM registered_models WHERE id = ?", [model_id])
+
+    def search_registered_models(
+        self,
+        filter_string: str | None = None,
+        max_results: int = 100,
+        order_by: list[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList:
+        limit = validate_max_results(max_results, "registered_model")
+        where, params = compile_filter(
+            parse_filter(filter_string, "registered_model"), "registered_model"
+        )
+        order, order_params = compile_order_by(
+            parse_order_by(order_by, "registered_model"), "registered_model"
+        )
+        offset = decode_page_token(page_token)
+        with self.manager.connection() as conn:
+            rows = conn.execute(
+                "SELECT rm.id, rm.name, rm.description, rm.creation_timestamp, "
+                f"rm.last_updated_timestamp FROM registered_models rm WHERE {where} "
+                f"ORDER BY {order} LIMIT ? OFFSET ?",
+                [*params, *order_params, limit + 1, offset],
+            ).fetchall()
+            models = self._registered_models(conn, rows[:limit])
+        token = encode_page_token(offset + limit) if len(rows) > limit else None
+        return PagedList(models, token)
+
+    def set_registered_model_tag(self, name: str, key: str, value: Any) -> None:
+        check.tag_key(key)
+        text = check.tag_value(key, value)
+        with self.manager.transaction() as conn:
+            model_id = self._model_id(conn, name)
+            conn.execute(
+                "INSERT INTO registered_model_tags VALUES (?, ?, ?) "
+                "ON CONFLICT DO UPDATE SET value = excluded.value",
+                [model_id, key, text],
+            )
+            self._touch_model(conn, model_id, now_ms())
+
+    def delete_registered_model_tag(self, name: str, key: str) -> None:
+        check.tag_key(key)
+        with self.manager.transaction() as conn:
+            model_id = self._model_id(conn, name)
+            conn.execute(
+                "DELETE FROM registered_model_tags WHERE model_id = ? AND key = ?", [model_id, key]
+            )
+
+    # -- model versions ------------------------------------------------------------------
+
+    def create_model_version(
+        self,
+        name: str,
+        source: str,
+        run_id: str | None = None,
+        tags: dict[str, str] | None = None,
+        run_link: str | None = None,
+        description: str | None = None,
+        artifact: dict[str, Any] | None = None,
+    ) -> ModelVersion:
+        check.model_name(name)
+        if not isinstance(source, str) or not source:
+            raise InvalidParameterValue(
+                f"Model version source must be a non-empty string, got {source!r}."
+            )
+        clean_tags = check.tags(tags)
+        description = check.description(description)
+        artifact = artifact or {}
+        signature = artifact.get("signature")
+        with self.manager.transaction() as conn:
+            model_id, _, number = self._model_row(conn, name)
+            when = now_ms()
+            conn.execute(
+                "UPDATE registered_models SET next_version = ?, last_updated_timestamp = ? "
+                "WHERE id = ?",
+                [number + 1, when, model_id],
+            )
+            conn.execute(
+                "INSERT INTO model_versions (model_id, version, source, run_id, run_link, "
+                "current_stage, status, description, creation_timestamp, "
+                "last_updated_timestamp, artifact_sha256, artifact_size, artifact_format, "
+                "signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    model_id,
+                    number,
+                    source,
+                    run_id,
+                    run_link,
+                    STAGE_NONE,
+                    STATUS_READY,
+                    description,
+                    when,
+                    when,
+                    artifact.get("sha256"),
+                    artifact.get("size"),
+                    artifact.get("format"),
+                    json.dumps(signature) if signature else None,
+                ],
+            )
+            if clean_tags:
+                conn.executemany(
+                    "INSERT INTO model_version_tags VALUES (?, ?, ?, ?)",
+                    [[model_id, number, k, v] for k, v in clean_tags.items()],
+                )
+            return self._version(conn, name, number)[1]
+
+    def get_model_version(self, name: str, version: int | str) -> ModelVersion:
+        with self.manager.connection() as conn:
+            return self._version(conn, name, version)[1]
+
+    def update_model_version(
+        self, name: str, version: int | str, description: str | None
+    ) -> ModelVersion:
+        description = check.description(description)
+        with self.manager.transaction() as conn:
+            model_id, number, _ = self._require_version(conn, name, version)
+            conn.execute(
+                "UPDATE model_versions SET description = ?, last_updated_timestamp = ? "
+                "WHERE model_id = ? AND version = ?",
+                [description, now_ms(), model_id, number],
+            )
+            return self._version(conn, name, number)[1]
+
+    def delete_model_version(self, name: str, version: int | str, actor: str) -> None:
+        with self.manager.transaction() as conn:
+            model_id, number, stage = self._require_version(conn, name, version)
+            when = now_ms()
+            for (alias,) in conn.execute(
+                "DELETE FROM registered_model_aliases WHERE model_id = ? AND version = ? "
+                "RETURNING alias",
+                [model_id, number],
+            ).fetchall():
+                self._record(
+                    conn,
+                    model_id,
+                    name,
+                    number,
+                    "alias_deleted",
+                    actor,
+                    "version deleted",
+                    when,
+                    alias=alias,
+                )
+            conn.execute(
+                "DELETE FROM model_version_tags WHERE model_id = ? AND version = ?",
+                [model_id, number],
+            )
+            conn.execute(
+                "DELETE FROM model_versions WHERE model_id = ? AND version = ?", [model_id, number]
+            )
+            self._record(
+                conn, model_id, name, number, "version_deleted", actor, None, when, from_stage=stage
+            )
+            self._touch_model(conn, model_id, when)
+
+    def search_model_versions(
+        self,
+        filter_string: str | None = None,
+        max_results: int = 10_000,
+        order_by: list[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList:
+        limit = validate_max_results(max_results, "model_version")
+        where, params = compile_filter(
+            parse_filter(filter_string, "model_version"), "model_version"
+        )
+        order, order_params = compile_order_by(
+            parse_order_by(order_by, "model_version"), "model_version"
+        )
+        offset = decode_page_token(page_token)
+        with self.manager.connection() as conn:
+            versions = self._versions(
+                conn,
+                where,
+                [*params, *order_params, limit + 1, offset],
+                f"ORDER BY {order} LIMIT ? OFFSET ?",
+            )
+        token = encode_page_token(offset + limit) if len(versions) > limit else None
+        return PagedList(versions[:limit], token)
+
+    def set_model_version_tag(self, name: str, version: int | str, key: str, value: Any) -> None:
+        check.tag_key(key)
+        text = check.tag_value(key, value)
+        with self.manager.transaction() as conn:
+            model_id, number, _ = self._require_version(conn, name, version)
+            conn.execute(
+                "INSERT INTO model_version_tags VALUES (?, ?, ?, ?) "
+                "ON CONFLICT DO UPDATE SET value = excluded.value",
+                [model_id, number, key, text],
+            )
+
+    def delete_model_version_tag(self, name: str, version: int | str, key: str) -> None:
+        check.tag_key(key)
+        with self.manager.transaction() as conn:
+            model_id, number, _ = self._require_version(conn, name, version)
+            conn.execute(
+                "DELETE FROM model_version_tags WHERE model_id = ? AND version = ? AND key = ?",
+                [model_id, number, key],
+            )
+
+    # -- stages --------------------------------------------------------------------------
+
+    def transition_model_version_stage(
+        self,
+        name: str,
+        version: int | str,
+        stage: str,
+        archive_existing_versions: bool = False,
+        actor: str = "unknown",
+        reason: str | None = None,
+    ) -> ModelVersion:
+        target = check.stage(stage)
+        if archive_existing_versions:
+            check.archiving_stage(target)
+        with self.manager.transaction() as conn:
+            model_id, number, current = self._require_version(conn, name, version)
+            when = now_ms()
+            if archive_existing_versions:
+                others = conn.execute(
+                    "SELECT version FROM model_versions WHERE model_id = ? "
+                    "AND current_stage = ? AND version <> ? ORDER BY version",
+                    [model_id, target, number],
+                ).fetchall()
+                for (other,) in others:
+                    self._set_stage(
+                        conn,
+                        model_id,
+                        name,
+                        other,
+                        target,
+                        STAGE_ARCHIVED,
+                        actor,
+                        f"archived: version {number} moved to {target}",
+                        when,
+                    )
+            self._set_stage(conn, model_id, name, number, current, target, actor, reason, when)
+            self._touch_model(conn, model_id, when)
+            return self._version(conn, name, number)[1]
+
+    def get_latest_versions(self, name: str, stages: list[str] | None = None) -> list[ModelVersion]:
+        wanted = list(STAGES) if not stages else [check.stage(s) for s in stages]
+        with self.manager.connection() as conn:
+            model_id = self._model_id(conn, name)
+            found = {mv.current_stage: mv for mv in self._latest_versions(conn, [model_id], wanted)}
+        return [found[stage] for stage in dict.fromkeys(wanted) if stage in found]
+
+    # -- aliases -------------------------------------------------------------------------
+
+    def set_registered_model_alias(
+        self,
+        name: str,
+        alias: str,
+        version: int | str,
+        actor: str = "unknown",
+        reason: str | None = None,
+    ) -> None:
+        check.alias(alias)
+        with self.manager.transaction() as conn:
+            model_id, number, _ = self._require_version(conn, name, version)
+            previous = conn.execute(
+                "SELECT version FROM registered_model_aliases WHERE model_id = ? AND alias = ?",
+                [model_id, alias],
+            ).fetchone()
+            when = now_ms()
+            conn.execute(
+                "INSERT INTO registered_model_aliases VALUES (?, ?, ?) "
+                "ON CONFLICT DO UPDATE SET version = excluded.version",
+                [model_id, alias, number],
+            )
+            self._record(
+                conn,
+                model_id,
+                name,
+                number,
+                "alias_set",
+                actor,
+                reason,
+                when,
+                alias=alias,
+                from_version=previous[0] if previous else None,
+            )
+            self._touch_model(conn, model_id, when)
+
+    def delete_registered_model_alias(
+        self, name: str, alias: str, actor: str = "unknown", reason: str | None = None
+    ) -> None:
+        check.alias(alias)
+        with self.manager.transaction() as conn:
+            model_id = self._model_id(conn, name)
+            row = conn.execute(
+                "DELETE FROM registered_model_aliases WHERE model_id = ? AND alias = ? "
+                "RETURNING version",
+                [model_id, alias],
+            ).fetchone()
+            if row is None:
+                raise ResourceDoesNotExist(f"Alias @{alias} of model {name} not found")
+            when = now_ms()
+            self._record(
+                conn, model_id, name, row[0], "alias_deleted", actor, reason, when, alias=alias
+            )
+            self._touch_model(conn, model_id, when)
+
+    def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
+        check.alias(alias)
+        with self.manager.connection() as conn:
+            model_id = self._model_id(conn, name)
+            found = self._versions(
+                conn,
+                "mv.model_id = ? AND mv.version = (SELECT version FROM registered_model_aliases "
+                "WHERE model_id = ? AND alias = ?)",
+                [model_id, model_id, alias],
+            )
+        if not found:
+            raise ResourceDoesNotExist(
+                f"Registered model alias {alias} not found for model {name}."
+            )
+        return found[0]
+
+    # -- history -------------------------------------------------------------------------
+
+    def get_model_version_history(
+        self, name: str, version: int | str | None = None
+    ) -> list[StageTransition]:
+        with self.manager.connection() as conn:
+            model_id = self._model_id(conn, name)
+            sql = f"SELECT {_HISTORY_COLUMNS} FROM history WHERE model_id = ?"
+            params: list[Any] = [model_id]
+            if version is not None:
+                sql += " AND version = ?"
+                params.append(check.version_number(version))
+            rows = conn.execute(sql + " ORDER BY id", params).fetchall()
+        return [_transition_from_row(row) for row in rows]
+
+    @staticmethod
+    def _holder_at(
+        conn: duckdb.DuckDBPyConnection, model_id: int, stage_or_alias: str, timestamp: int
+    ) -> int | None:
+        if stage_or_alias.startswith("@"):
+            row = conn.execute(
+                "SELECT event, version FROM history WHERE model_id = ? AND alias = ? "
+                "AND event IN ('alias_set', 'alias_deleted') AND timestamp <= ? "
+                "ORDER BY id DESC LIMIT 1",
+                [model_id, check.alias(stage_or_alias[1:]), timestamp],
+            ).fetchone()
+            return row[1] if row and row[0] == "alias_set" else None
+        row = conn.execute(
+            "SELECT max(version) FROM ("
+            "  SELECT version, event, to_stage FROM history"
+            "  WHERE model_id = ? AND event IN ('stage', 'version_deleted') AND timestamp <= ?"
+            "  QUALIFY row_number() OVER (PARTITION BY version ORDER BY id DESC) = 1"
+            ") WHERE event = 'stage' AND to_stage = ?",
+            [model_id, timestamp, check.stage(stage_or_alias)],
+        ).fetchone()
+        return row[0] if row else None
+
+    def get_version_at(self, name: str, stage_or_alias: str, timestamp: int) -> ModelVersion | None:
+        with self.manager.connection() as conn:
+            model_id = self._model_id(conn, name)
+            number = self._holder_at(conn, model_id, stage_or_alias, int(timestamp))
+            if number is None:
+                return None
+            found = self._versions(conn, "mv.model_id = ? AND mv.version = ?", [model_id, number])
+        if not found:
+            raise ResourceDoesNotExist(
+                f"Version {number} of {name} held {stage_or_alias} at {timestamp} but has "
+                "since been deleted."
+            )
+        return found[0]
+
+    def rollback(
+        self,
+        name: str,
+        stage: str = "Production",
+        actor: str = "unknown",
+        reason: str | None = None,
+    ) -> ModelVersion:
+        if stage.startswith("@"):
+            return self._rollback_alias(name, stage[1:], actor, reason)
+        target = check.stage(stage)
+        if target in (STAGE_NONE, STAGE_ARCHIVED):
+            raise InvalidParameterValue(
+                f"Cannot roll back stage {target!r}: roll back Staging, Production or an @alias."
+            )
+        with self.manager.transaction() as conn:
+            model_id = self._model_id(conn, name)
+            current = conn.execute(
+                "SELECT max(version) FROM model_versions WHERE model_id = ? AND current_stage = ?",
+                [model_id, target],
+            ).fetchone()[0]
+            if current is None:
+                raise InvalidState(f"Nothing to roll back: no version of {name} is in {target}.")
+            entered = conn.execute(
+                "SELECT max(id) FROM history WHERE model_id = ? AND version = ? "
+                "AND event = 'stage' AND to_stage = ?",
+                [model_id, current, target],
+            ).fetchone()[0]
+            previous = conn.execute(
+                "SELECT h.version, mv.current_stage FROM history h JOIN model_versions mv "
+                "ON mv.model_id = h.model_id AND mv.version = h.version "
+                "WHERE h.model_id = ? AND h.event = 'stage' AND h.to_stage = ? "
+                "AND h.version <> ? AND h.id < ? ORDER BY h.id DESC LIMIT 1",
+                [model_id, target, current, entered or 0],
+            ).fetchone()
+            if previous is None:
+                raise InvalidState(
+                    f"Nothing to roll back to: no other existing version of {name} held {target} "
+                    f"before version {current}."
+                )
+            when = now_ms()
+            why = reason or f"rollback of {target} from version {current} to {previous[0]}"
+            holders = conn.execute(
+                "SELECT version FROM model_versions WHERE model_id = ? AND current_stage = ? "
+                "AND version <> ? ORDER BY version",
+                [model_id, target, previous[0]],
+            ).fetchall()
+            for (holder,) in holders:
+                self._set_stage(
+                    conn, model_id, name, holder, target, STAGE_ARCHIVED, actor, why, when
+                )
+            self._set_stage(
+                conn, model_id, name, previous[0], previous[1], target, actor, why, when
+            )
+            self._touch_model(conn, model_id, when)
+            return self._version(conn, name, previous[0])[1]
+
+    def _rollback_alias(
+        self, name: str, alias: str, actor: str, reason: str | None
+    ) -> ModelVersion:
+        check.alias(alias)
+        with self.manager.transaction() as conn:
+            model_id = self._model_id(conn, name)
+            current = conn.execute(
+                "SELECT version FROM registered_model_aliases WHERE model_id = ? AND alias = ?",
+                [model_id, alias],
+            ).fetchone()
+            if current is None:
+                raise InvalidState(f"Nothing to roll back: alias @{alias} of {name} is not set.")
+            previous = conn.execute(
+                "SELECT h.version FROM history h JOIN model_versions mv "
+                "ON mv.model_id = h.model_id AND mv.version = h.version "
+                "WHERE h.model_id = ? AND h.event = 'alias_set' AND h.alias = ? "
+                "AND h.version <> ? AND h.id < (SELECT max(id) FROM history WHERE model_id = ? "
+                "AND event = 'alias_set' AND alias = ?) ORDER BY h.id DESC LIMIT 1",
+                [model_id, alias, current[0], model_id, alias],
+            ).fetchone()
+            if previous is None:
+                raise InvalidState(
+                    f"Nothing to roll back to: @{alias} of {name} pointed at no other existing "
+                    f"version before version {current[0]}."
+                )
+            when = now_ms()
+            conn.execute(
+                "UPDATE registered_model_aliases SET version = ? WHERE model_id = ? AND alias = ?",
+                [previous[0], model_id, alias],
+            )
+            self._record(
+                conn,
+                model_id,
+                name,
+                previous[0],
+                "alias_set",
+                actor,
+                reason or f"rollback of @{alias} from version {current[0]}",
+                when,
+                alias=alias,
+                from_version=current[0],
+            )
+            self._touch_model(conn, model_id, when)
+            return self._version(conn, name, previous[0])[1]
+
+    # -- integrity -----------------------------------------------------------------------
+
+    def check_consistency(self) -> list[str]:
+        problems: list[str] = []
+        with self.manager.connection() as conn:
+            version = current_version(conn)
+            if version != SCHEMA_VERSION:
+                problems.append(f"schema version is {version}, expected {SCHEMA_VERSION}")
+            for label, sql in _CONSISTENCY_QUERIES:
+                count = conn.execute(sql).fetchone()[0]
+                if count:
+                    problems.append(f"{count} {label}")
+        return problems

@@ -1,0 +1,167 @@
+"""Compile parsed search filters and sort keys to parameterized DuckDB SQL.
+
+Table aliases: `rm` = registered_models, `mv` = model_versions (joined to `rm` on
+`rm.id = mv.model_id` in version searches), `r` = runs. Column names come only from the
+whitelists below; every key, value and pattern is bound as a `?` parameter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from registry_core.errors import InvalidParameterValue
+from registry_core.search_filter import IN_OPS, NUMERIC_OPS, Comparison, Kind, OrderKey
+
+_COLUMNS: Mapping[Kind, Mapping[str, str]] = {
+    "registered_model": {"name": "rm.name"},
+    "model_version": {
+        "name": "rm.name",
+        "source_path": "mv.source",
+        "run_id": "mv.run_id",
+        "version_number": "mv.version",
+        "current_stage": "mv.current_stage",
+    },
+    "run": {
+        "run_id": "r.run_id",
+        "run_name": "r.run_name",
+        "status": "r.status",
+        "start_time": "r.start_time",
+        "end_time": "r.end_time",
+    },
+}
+
+_TAG_SOURCES: Mapping[Kind, str] = {
+    "registered_model": "registered_model_tags t WHERE t.model_id = rm.id",
+    "model_version": (
+        "model_version_tags t WHERE t.model_id = mv.model_id AND t.version = mv.version"
+    ),
+    "run": "run_tags t WHERE t.run_id = r.run_id",
+}
+
+_PARAM_SOURCE = "run_params t WHERE t.run_id = r.run_id"
+
+_LATEST_METRIC = (
+    "(SELECT m.value FROM run_metrics m WHERE m.run_id = r.run_id AND m.key = ? "
+    "ORDER BY m.step DESC, m.timestamp DESC, m.value DESC LIMIT 1)"
+)
+
+_PARAM_VALUE = "(SELECT p.value FROM run_params p WHERE p.run_id = r.run_id AND p.key = ?)"
+
+_OPERATORS: Mapping[str, str] = {
+    "=": "=",
+    "!=": "<>",
+    "<": "<",
+    "<=": "<=",
+    ">": ">",
+    ">=": ">=",
+    "LIKE": "LIKE",
+    "ILIKE": "ILIKE",
+}
+
+_ORDER_COLUMNS: Mapping[Kind, Mapping[str, str]] = {
+    "registered_model": {
+        "name": "rm.name",
+        "creation_timestamp": "rm.creation_timestamp",
+        "last_updated_timestamp": "rm.last_updated_timestamp",
+    },
+    "model_version": {
+        "name": "rm.name",
+        "version_number": "mv.version",
+        "creation_timestamp": "mv.creation_timestamp",
+        "last_updated_timestamp": "mv.last_updated_timestamp",
+    },
+    "run": {
+        "run_id": "r.run_id",
+        "run_name": "r.run_name",
+        "start_time": "r.start_time",
+        "end_time": "r.end_time",
+    },
+}
+
+
+def _operator(op: str) -> str:
+    """The SQL spelling of a non-IN comparator, refusing anything outside the whitelist."""
+    sql = _OPERATORS.get(op)
+    if sql is None:
+        raise InvalidParameterValue(f"Unsupported comparator '{op}' for this key.")
+    return sql
+
+
+def _in_list(column: str, condition: Comparison) -> tuple[str, list[object]]:
+    """`column [NOT] IN (?, ...)` for a non-empty tuple of values."""
+    values = condition.value
+    if not isinstance(values, tuple) or not values:
+        raise InvalidParameterValue(f"'{condition.key} {condition.op}' needs a non-empty list.")
+    placeholders = ", ".join("?" for _ in values)
+    return f"{column} {condition.op} ({placeholders})", list(values)
+
+
+def _attribute(condition: Comparison, kind: Kind) -> tuple[str, list[object]]:
+    """A comparison on a whitelisted column of the searched row."""
+    column = _COLUMNS[kind].get(condition.key)
+    if column is None:
+        raise InvalidParameterValue(f"Unknown attribute '{condition.key}' for a {kind} search.")
+    if condition.op in IN_OPS:
+        return _in_list(column, condition)
+    return f"{column} {_operator(condition.op)} ?", [condition.value]
+
+
+def _key_value(source: str, condition: Comparison) -> tuple[str, list[object]]:
+    """EXISTS a key/value row of `source` with the condition's key and a value passing its op."""
+    sql = f"EXISTS (SELECT 1 FROM {source} AND t.key = ? AND t.value {_operator(condition.op)} ?)"
+    return sql, [condition.key, condition.value]
+
+
+def _condition(condition: Comparison, kind: Kind) -> tuple[str, list[object]]:
+    """One parsed comparison as a parenthesized SQL boolean and its parameters."""
+    if condition.entity == "attribute":
+        return _attribute(condition, kind)
+    if condition.entity == "tag":
+        return _key_value(_TAG_SOURCES[kind], condition)
+    if condition.entity == "param" and kind == "run":
+        return _key_value(_PARAM_SOURCE, condition)
+    if condition.entity == "metric" and kind == "run" and condition.op in NUMERIC_OPS:
+        return f"{_LATEST_METRIC} {_operator(condition.op)} ?", [condition.key, condition.value]
+    raise InvalidParameterValue(f"'{condition.entity}' filters are not allowed in a {kind} search.")
+
+
+def compile_filter(conditions: Sequence[Comparison], kind: Kind) -> tuple[str, list[object]]:
+    """A WHERE expression ANDing the conditions (`TRUE` if none) and its `?` parameters in order."""
+    if kind not in _COLUMNS:
+        raise InvalidParameterValue(f"Unknown search kind '{kind}'.")
+    parts: list[str] = []
+    params: list[object] = []
+    for condition in conditions:
+        sql, values = _condition(condition, kind)
+        parts.append(f"({sql})")
+        params.extend(values)
+    return (" AND ".join(parts) if parts else "TRUE"), params
+
+
+def _order_expression(key: str, kind: Kind) -> tuple[str, list[object]]:
+    """The sort expression for one key: a whitelisted column or a run's metric/param subquery."""
+    column = _ORDER_COLUMNS[kind].get(key)
+    if column is not None:
+        return column, []
+    prefix, _, name = key.partition(".")
+    if kind == "run" and name and prefix == "metrics":
+        return _LATEST_METRIC, [name]
+    if kind == "run" and name and prefix == "params":
+        return _PARAM_VALUE, [name]
+    raise InvalidParameterValue(f"Unknown order_by key '{key}' for a {kind} search.")
+
+
+def compile_order_by(keys: Sequence[OrderKey], kind: Kind) -> tuple[str, list[object]]:
+    """An ORDER BY body (NULLs last) and its `?` parameters, which follow the WHERE parameters."""
+    if kind not in _ORDER_COLUMNS:
+        raise InvalidParameterValue(f"Unknown search kind '{kind}'.")
+    parts: list[str] = []
+    params: list[object] = []
+    for order_key in keys:
+        expression, values = _order_expression(order_key.key, kind)
+        direction = "ASC" if order_key.ascending else "DESC"
+        parts.append(f"{expression} {direction} NULLS LAST")
+        params.extend(values)
+    if not parts:
+        raise InvalidParameterValue("order_by needs at least one key.")
+    return ", ".join(parts), params

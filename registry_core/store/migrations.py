@@ -1,0 +1,165 @@
+"""The registry schema as an ordered list of forward migrations, applied on open."""
+
+from __future__ import annotations
+
+import time
+
+import duckdb
+
+# Each entry upgrades the schema by one version; never edit a released entry, append a new one.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    # 1: registered models, versions, tags, aliases and the stage/alias history.
+    (
+        "CREATE SEQUENCE registered_model_id_seq START 1",
+        """CREATE TABLE registered_models (
+            id BIGINT PRIMARY KEY,
+            name VARCHAR NOT NULL UNIQUE,
+            description VARCHAR,
+            creation_timestamp BIGINT NOT NULL,
+            last_updated_timestamp BIGINT NOT NULL,
+            next_version INTEGER NOT NULL
+        )""",
+        """CREATE TABLE registered_model_tags (
+            model_id BIGINT NOT NULL,
+            key VARCHAR NOT NULL,
+            value VARCHAR NOT NULL,
+            PRIMARY KEY (model_id, key)
+        )""",
+        """CREATE TABLE model_versions (
+            model_id BIGINT NOT NULL,
+            version INTEGER NOT NULL,
+            source VARCHAR NOT NULL,
+            run_id VARCHAR,
+            run_link VARCHAR,
+            current_stage VARCHAR NOT NULL,
+            status VARCHAR NOT NULL,
+            description VARCHAR,
+            creation_timestamp BIGINT NOT NULL,
+            last_updated_timestamp BIGINT NOT NULL,
+            PRIMARY KEY (model_id, version)
+        )""",
+        "CREATE INDEX model_versions_stage ON model_versions (model_id, current_stage)",
+        "CREATE INDEX model_versions_run ON model_versions (run_id)",
+        """CREATE TABLE model_version_tags (
+            model_id BIGINT NOT NULL,
+            version INTEGER NOT NULL,
+            key VARCHAR NOT NULL,
+            value VARCHAR NOT NULL,
+            PRIMARY KEY (model_id, version, key)
+        )""",
+        "CREATE INDEX model_version_tags_key ON model_version_tags (key)",
+        """CREATE TABLE registered_model_aliases (
+            model_id BIGINT NOT NULL,
+            alias VARCHAR NOT NULL,
+            version INTEGER NOT NULL,
+            PRIMARY KEY (model_id, alias)
+        )""",
+        "CREATE SEQUENCE history_id_seq START 1",
+        """CREATE TABLE history (
+            id BIGINT PRIMARY KEY,
+            model_id BIGINT NOT NULL,
+            model_name VARCHAR NOT NULL,
+            version INTEGER NOT NULL,
+            event VARCHAR NOT NULL,
+            from_version INTEGER,
+            from_stage VARCHAR,
+            to_stage VARCHAR,
+            alias VARCHAR,
+            actor VARCHAR NOT NULL,
+            reason VARCHAR,
+            timestamp BIGINT NOT NULL
+        )""",
+        "CREATE INDEX history_model ON history (model_id, timestamp)",
+    ),
+    # 2: runs (lineage) and the artifact each version points at.
+    (
+        """CREATE TABLE runs (
+            run_id VARCHAR PRIMARY KEY,
+            run_name VARCHAR,
+            status VARCHAR NOT NULL,
+            start_time BIGINT NOT NULL,
+            end_time BIGINT,
+            code_version VARCHAR,
+            data_fingerprint VARCHAR,
+            source_info VARCHAR
+        )""",
+        """CREATE TABLE run_params (
+            run_id VARCHAR NOT NULL,
+            key VARCHAR NOT NULL,
+            value VARCHAR NOT NULL,
+            PRIMARY KEY (run_id, key)
+        )""",
+        """CREATE TABLE run_metrics (
+            run_id VARCHAR NOT NULL,
+            key VARCHAR NOT NULL,
+            value DOUBLE NOT NULL,
+            step BIGINT NOT NULL,
+            timestamp BIGINT NOT NULL
+        )""",
+        "CREATE INDEX run_metrics_run ON run_metrics (run_id, key)",
+        """CREATE TABLE run_tags (
+            run_id VARCHAR NOT NULL,
+            key VARCHAR NOT NULL,
+            value VARCHAR NOT NULL,
+            PRIMARY KEY (run_id, key)
+        )""",
+        """CREATE TABLE run_artifacts (
+            run_id VARCHAR NOT NULL,
+            path VARCHAR NOT NULL,
+            sha256 VARCHAR NOT NULL,
+            size BIGINT NOT NULL,
+            format VARCHAR NOT NULL,
+            signature VARCHAR,
+            PRIMARY KEY (run_id, path)
+        )""",
+        "ALTER TABLE model_versions ADD COLUMN artifact_sha256 VARCHAR",
+        "ALTER TABLE model_versions ADD COLUMN artifact_size BIGINT",
+        "ALTER TABLE model_versions ADD COLUMN artifact_format VARCHAR",
+        "ALTER TABLE model_versions ADD COLUMN signature VARCHAR",
+    ),
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def current_version(conn: duckdb.DuckDBPyConnection) -> int:
+    """The schema version recorded in the file; 0 for a new, empty file."""
+    exists = conn.execute(
+        "SELECT count(*) FROM information_schema.tables "
+        "WHERE table_schema = 'main' AND table_name = 'schema_version'"
+    ).fetchone()
+    if not exists or not exists[0]:
+        return 0
+    row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def migrate(conn: duckdb.DuckDBPyConnection, target: int = SCHEMA_VERSION) -> int:
+    """Apply each migration between the file's version and `target`, one transaction each."""
+    version = current_version(conn)
+    if version > SCHEMA_VERSION:
+        from registry_core.errors import InvalidState
+
+        raise InvalidState(
+            f"The registry schema is version {version}, newer than this library's "
+            f"{SCHEMA_VERSION}: upgrade the registry package."
+        )
+    if version == 0:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_version "
+            "(version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)"
+        )
+    while version < target:
+        conn.execute("BEGIN TRANSACTION")
+        try:
+            for statement in MIGRATIONS[version]:
+                conn.execute(statement)
+            version += 1
+            conn.execute(
+                "INSERT INTO schema_version VALUES (?, ?)", [version, int(time.time() * 1000)]
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return version

@@ -1,0 +1,135 @@
+"""Input checks shared by every store: names, versions, stages, tags and aliases."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from registry_core.entities import STAGE_ARCHIVED, STAGE_NONE, STAGES
+from registry_core.errors import InvalidParameterValue
+
+MAX_NAME_LENGTH = 256
+MAX_TAG_KEY_LENGTH = 250
+MAX_TAG_VALUE_LENGTH = 5000
+MAX_ALIAS_LENGTH = 255
+MAX_DESCRIPTION_LENGTH = 100_000
+_ALIAS_PATTERN = re.compile(r"^[\w\-]*$")
+_RESERVED_ALIAS = re.compile(r"^(latest|v\d+)$", re.IGNORECASE)
+_STAGE_BY_LOWER = {stage.lower(): stage for stage in STAGES}
+
+
+def model_name(name: Any) -> str:
+    """A registered model name: a non-empty string without `/` or `@` (they would break URIs)."""
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidParameterValue(
+            f"Registered model name must be a non-empty string, got {name!r}."
+        )
+    if len(name) > MAX_NAME_LENGTH:
+        raise InvalidParameterValue(
+            f"Registered model name {name[:40]!r}... exceeds {MAX_NAME_LENGTH} characters."
+        )
+    if "/" in name or "@" in name or ":" in name or "\0" in name:
+        raise InvalidParameterValue(
+            f"Registered model name {name!r} must not contain '/', '@', ':' or NUL."
+        )
+    return name
+
+
+def version_number(version: Any) -> int:
+    """A model version number: a positive integer given as int or digit string."""
+    if isinstance(version, bool):
+        raise InvalidParameterValue(f"Model version must be an integer, got {version!r}.")
+    if isinstance(version, int):
+        number = version
+    elif isinstance(version, str) and version.strip().isdigit():
+        number = int(version.strip())
+    else:
+        raise InvalidParameterValue(f"Model version must be an integer, got {version!r}.")
+    if number < 1:
+        raise InvalidParameterValue(f"Model version must be a positive integer, got {version!r}.")
+    return number
+
+
+def stage(value: Any) -> str:
+    """A stage, matched case-insensitively and returned in its canonical spelling."""
+    canonical = _STAGE_BY_LOWER.get(value.lower()) if isinstance(value, str) else None
+    if canonical is None:
+        raise InvalidParameterValue(
+            f"Invalid stage {value!r}: must be one of {', '.join(STAGES)} (case-insensitive)."
+        )
+    return canonical
+
+
+def archiving_stage(value: str) -> None:
+    """`archive_existing_versions` makes sense only for Staging and Production."""
+    if value in (STAGE_NONE, STAGE_ARCHIVED):
+        raise InvalidParameterValue(
+            f"archive_existing_versions=True is not allowed for stage {value!r}: "
+            "use it with Staging or Production."
+        )
+
+
+def tag_key(key: Any) -> str:
+    """A tag key: a non-empty string of at most 250 characters."""
+    if not isinstance(key, str) or not key:
+        raise InvalidParameterValue(f"Tag key must be a non-empty string, got {key!r}.")
+    if len(key) > MAX_TAG_KEY_LENGTH:
+        raise InvalidParameterValue(
+            f"Tag key {key[:40]!r}... exceeds {MAX_TAG_KEY_LENGTH} characters."
+        )
+    return key
+
+
+def tag_value(key: str, value: Any) -> str:
+    """A tag value, stored as a string as MLflow does (12345 becomes "12345")."""
+    text = "" if value is None else str(value)
+    if len(text) > MAX_TAG_VALUE_LENGTH:
+        raise InvalidParameterValue(
+            f"Value of tag {key!r} has {len(text)} characters; the limit is {MAX_TAG_VALUE_LENGTH}."
+        )
+    return text
+
+
+def tags(values: Any) -> dict[str, str]:
+    """A tag mapping (or MLflow-style list of objects with key/value) as {key: str value}."""
+    if values is None:
+        return {}
+    if isinstance(values, dict):
+        items = values.items()
+    elif isinstance(values, list | tuple):
+        try:
+            items = [(tag.key, tag.value) for tag in values]
+        except AttributeError:
+            raise InvalidParameterValue(
+                "Tags must be a dict or a list of key/value tags."
+            ) from None
+    else:
+        raise InvalidParameterValue(f"Tags must be a dict, got {type(values).__name__}.")
+    return {tag_key(k): tag_value(k, v) for k, v in items}
+
+
+def alias(value: Any) -> str:
+    """An alias name: word characters and dashes, at most 255, not `latest` or `v<digits>`."""
+    if not isinstance(value, str) or not value:
+        raise InvalidParameterValue(f"Alias must be a non-empty string, got {value!r}.")
+    if len(value) > MAX_ALIAS_LENGTH or not _ALIAS_PATTERN.match(value):
+        raise InvalidParameterValue(
+            f"Invalid alias {value!r}: use letters, digits, '_' and '-', at most "
+            f"{MAX_ALIAS_LENGTH} characters."
+        )
+    if _RESERVED_ALIAS.match(value):
+        raise InvalidParameterValue(
+            f"Alias {value!r} is reserved: 'latest' and 'v<number>' cannot be used as aliases."
+        )
+    return value
+
+
+def description(value: Any) -> str | None:
+    """A description: None or a string of bounded length."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidParameterValue(f"Description must be a string, got {type(value).__name__}.")
+    if len(value) > MAX_DESCRIPTION_LENGTH:
+        raise InvalidParameterValue(f"Description exceeds {MAX_DESCRIPTION_LENGTH} characters.")
+    return value
