@@ -16,7 +16,7 @@ from registry_core.search_filter import (
     parse_order_by,
 )
 from registry_core.store.filter_sql import compile_filter, compile_order_by
-from registry_core.store.migrations import migrate
+from registry_core.store.migrations import migrate, version_key
 
 DROP_NAME = "a'; DROP TABLE registered_models; --"
 
@@ -88,11 +88,15 @@ def conn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[duckdb.DuckDBPyCo
     )
     connection.executemany("INSERT INTO registered_model_tags VALUES (?, ?, ?)", MODEL_TAGS)
     connection.executemany(
-        "INSERT INTO model_versions (model_id, version, source, run_id, current_stage, status, "
-        "creation_timestamp, last_updated_timestamp) VALUES (?, ?, ?, ?, ?, 'READY', ?, ?)",
-        VERSIONS,
+        "INSERT INTO model_versions (vkey, model_id, version, source, run_id, current_stage, "
+        "status, creation_timestamp, last_updated_timestamp) "
+        "VALUES (?, ?, ?, ?, ?, ?, 'READY', ?, ?)",
+        [(version_key(row[0], row[1]), *row) for row in VERSIONS],
     )
-    connection.executemany("INSERT INTO model_version_tags VALUES (?, ?, ?, ?)", VERSION_TAGS)
+    connection.executemany(
+        "INSERT INTO model_version_tags VALUES (?, ?, ?)",
+        [(version_key(m, v), key, value) for m, v, key, value in VERSION_TAGS],
+    )
     connection.executemany(
         "INSERT INTO runs (run_id, run_name, status, start_time, end_time) VALUES (?, ?, ?, ?, ?)",
         RUNS,

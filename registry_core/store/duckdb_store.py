@@ -6,6 +6,7 @@ import json
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 import duckdb
@@ -37,18 +38,22 @@ from registry_core.search_filter import (
 from registry_core.store.base import RegistryStore
 from registry_core.store.connection import ConnectionManager
 from registry_core.store.filter_sql import compile_filter, compile_order_by
-from registry_core.store.migrations import SCHEMA_VERSION, current_version
+from registry_core.store.migrations import (
+    SCHEMA_VERSION,
+    VERSION_KEY_FACTOR,
+    current_version,
+    version_key,
+)
 
 _VERSION_COLUMNS = """
-    rm.name, mv.version, mv.source, mv.run_id, mv.run_link, mv.current_stage, mv.status,
+    mv.vkey, mv.version, mv.source, mv.run_id, mv.run_link, mv.current_stage, mv.status,
     mv.description, mv.creation_timestamp, mv.last_updated_timestamp,
-    mv.artifact_sha256, mv.artifact_size, mv.artifact_format, mv.signature,
-    (SELECT map(list(t.key), list(t.value)) FROM model_version_tags t
-        WHERE t.model_id = mv.model_id AND t.version = mv.version) AS tags,
-    (SELECT list(a.alias ORDER BY a.alias) FROM registered_model_aliases a
-        WHERE a.model_id = mv.model_id AND a.version = mv.version) AS aliases
+    mv.artifact_sha256, mv.artifact_size, mv.artifact_format, mv.signature
 """
-_VERSIONS_FROM = "FROM model_versions mv JOIN registered_models rm ON rm.id = mv.model_id"
+_VERSIONS_JOINED = "FROM model_versions mv JOIN registered_models rm ON rm.id = mv.model_id"
+# Tags and aliases of a few versions are fetched by key; of a larger page, by re-running the
+# page's query as a join, which DuckDB does far faster than a long IN list.
+_FEW_VERSIONS = 8
 _HISTORY_COLUMNS = (
     "id, model_name, version, event, from_version, from_stage, to_stage, alias, actor, reason, "
     "timestamp"
@@ -74,14 +79,18 @@ _CONSISTENCY_QUERIES: tuple[tuple[str, str], ...] = (
     ),
     (
         "version tags of missing versions",
-        """SELECT count(*) FROM model_version_tags t WHERE NOT EXISTS
-           (SELECT 1 FROM model_versions mv
-            WHERE mv.model_id = t.model_id AND mv.version = t.version)""",
+        """SELECT count(*) FROM model_version_tags t
+           WHERE NOT EXISTS (SELECT 1 FROM model_versions mv WHERE mv.vkey = t.vkey)""",
     ),
     (
         "model tags of missing models",
         """SELECT count(*) FROM registered_model_tags t
            WHERE NOT EXISTS (SELECT 1 FROM registered_models rm WHERE rm.id = t.model_id)""",
+    ),
+    (
+        "versions whose key does not match their model and number",
+        f"""SELECT count(*) FROM model_versions
+            WHERE vkey <> model_id * {VERSION_KEY_FACTOR} + version""",
     ),
     (
         "versions with an unknown stage",
@@ -103,9 +112,11 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def _version_from_row(row: Sequence[Any]) -> ModelVersion:
+def _version_from_row(
+    name: str, row: Sequence[Any], tags: dict[str, str], aliases: tuple[str, ...]
+) -> ModelVersion:
     return ModelVersion(
-        name=row[0],
+        name=name,
         version=str(row[1]),
         source=row[2],
         run_id=row[3],
@@ -119,8 +130,8 @@ def _version_from_row(row: Sequence[Any]) -> ModelVersion:
         artifact_size=row[11],
         artifact_format=row[12],
         signature=json.loads(row[13]) if row[13] else None,
-        tags=dict(row[14] or {}),
-        aliases=tuple(row[15] or ()),
+        tags=tags,
+        aliases=aliases,
     )
 
 
@@ -171,21 +182,61 @@ class DuckDBStore(RegistryStore):
             "UPDATE registered_models SET last_updated_timestamp = ? WHERE id = ?", [when, model_id]
         )
 
-    @staticmethod
     def _versions(
-        conn: duckdb.DuckDBPyConnection, where: str, params: Sequence[Any], tail: str = ""
+        self,
+        conn: duckdb.DuckDBPyConnection,
+        where: str,
+        params: Sequence[Any],
+        tail: str = "",
+        name: str | None = None,
     ) -> list[ModelVersion]:
-        rows = conn.execute(
-            f"SELECT {_VERSION_COLUMNS} {_VERSIONS_FROM} WHERE {where} {tail}", list(params)
-        ).fetchall()
-        return [_version_from_row(row) for row in rows]
+        """Versions matching `where`, with tags and aliases; `name` skips the join when known."""
+        if name is None:
+            sql = f"SELECT {_VERSION_COLUMNS}, rm.name {_VERSIONS_JOINED} WHERE {where} {tail}"
+        else:
+            sql = f"SELECT {_VERSION_COLUMNS} FROM model_versions mv WHERE {where} {tail}"
+        rows = conn.execute(sql, list(params)).fetchall()
+        if not rows:
+            return []
+        keys = [row[0] for row in rows]
+        if len(keys) <= _FEW_VERSIONS:
+            marks = ", ".join("?" for _ in keys)
+            page, page_params = f"SELECT unnest([{marks}]) AS vkey", keys
+        else:
+            page = f"SELECT mv.vkey {_VERSIONS_JOINED} WHERE {where} {tail}"
+            page_params = list(params)
+        tags: dict[int, dict[str, str]] = {key: {} for key in keys}
+        aliases: dict[int, list[str]] = {key: [] for key in keys}
+        for vkey, key, value in conn.execute(
+            f"WITH page AS ({page}) "
+            "SELECT t.vkey, t.key, t.value FROM model_version_tags t JOIN page USING (vkey) "
+            "UNION ALL "
+            f"SELECT a.model_id * {VERSION_KEY_FACTOR} + a.version, NULL, a.alias "
+            f"FROM registered_model_aliases a JOIN page "
+            f"ON page.vkey = a.model_id * {VERSION_KEY_FACTOR} + a.version",
+            page_params,
+        ).fetchall():
+            if key is None:
+                aliases[vkey].append(value)
+            else:
+                tags[vkey][key] = value
+        return [
+            _version_from_row(
+                name if name is not None else row[-1],
+                row,
+                tags[row[0]],
+                tuple(sorted(aliases[row[0]])),
+            )
+            for row in rows
+        ]
 
     def _version(
         self, conn: duckdb.DuckDBPyConnection, name: str, version: int | str
     ) -> tuple[int, ModelVersion]:
+        """The model id and the version, or RESOURCE_DOES_NOT_EXIST naming both."""
         number = check.version_number(version)
         model_id = self._model_id(conn, name)
-        found = self._versions(conn, "mv.model_id = ? AND mv.version = ?", [model_id, number])
+        found = self._versions(conn, "mv.vkey = ?", [version_key(model_id, number)], name=name)
         if not found:
             raise ResourceDoesNotExist(f"Model Version (name={name}, version={number}) not found")
         return model_id, found[0]
@@ -197,52 +248,56 @@ class DuckDBStore(RegistryStore):
         number = check.version_number(version)
         model_id = self._model_id(conn, name)
         row = conn.execute(
-            "SELECT current_stage FROM model_versions WHERE model_id = ? AND version = ?",
-            [model_id, number],
+            "SELECT current_stage FROM model_versions WHERE vkey = ?",
+            [version_key(model_id, number)],
         ).fetchone()
         if row is None:
             raise ResourceDoesNotExist(f"Model Version (name={name}, version={number}) not found")
         return model_id, number, row[0]
 
-    @staticmethod
     def _latest_versions(
-        conn: duckdb.DuckDBPyConnection, model_ids: Sequence[int], stages: Sequence[str]
+        self,
+        conn: duckdb.DuckDBPyConnection,
+        models: str,
+        params: Sequence[Any],
+        stages: Sequence[str],
+        name: str | None = None,
     ) -> list[ModelVersion]:
-        if not model_ids or not stages:
-            return []
-        id_marks = ", ".join("?" for _ in model_ids)
+        """The highest version per stage of the models whose ids the `models` query yields."""
         stage_marks = ", ".join("?" for _ in stages)
-        return DuckDBStore._versions(
+        return self._versions(
             conn,
-            f"mv.model_id IN ({id_marks}) AND mv.current_stage IN ({stage_marks})",
-            [*model_ids, *stages],
-            "QUALIFY row_number() OVER "
-            "(PARTITION BY mv.model_id, mv.current_stage ORDER BY mv.version DESC) = 1",
+            "mv.vkey IN (SELECT max(vkey) FROM model_versions "
+            f"WHERE model_id IN ({models}) AND current_stage IN ({stage_marks}) "
+            "GROUP BY model_id, current_stage)",
+            [*params, *stages],
+            name=name,
         )
 
     def _registered_models(
-        self, conn: duckdb.DuckDBPyConnection, rows: Sequence[Sequence[Any]]
+        self,
+        conn: duckdb.DuckDBPyConnection,
+        rows: Sequence[Sequence[Any]],
+        models: str,
+        params: Sequence[Any],
     ) -> list[RegisteredModel]:
-        """Entities for rows of (id, name, description, created, updated), in batch queries."""
-        ids = [row[0] for row in rows]
-        if not ids:
+        """Entities for rows of (id, name, description, created, updated) whose ids the `models`
+        query yields, with tags, aliases and latest versions in three batch queries."""
+        if not rows:
             return []
-        marks = ", ".join("?" for _ in ids)
-        tags: dict[int, dict[str, str]] = {i: {} for i in ids}
-        for model_id, key, value in conn.execute(
-            f"SELECT model_id, key, value FROM registered_model_tags WHERE model_id IN ({marks})",
-            ids,
+        tags: dict[int, dict[str, str]] = {row[0]: {} for row in rows}
+        aliases: dict[int, dict[str, str]] = {row[0]: {} for row in rows}
+        for model_id, kind, key, value in conn.execute(
+            f"WITH page AS ({models}) "
+            "SELECT t.model_id, 't', t.key, t.value FROM registered_model_tags t "
+            "WHERE t.model_id IN (SELECT * FROM page) UNION ALL "
+            "SELECT a.model_id, 'a', a.alias, a.version::VARCHAR FROM registered_model_aliases a "
+            "WHERE a.model_id IN (SELECT * FROM page) ORDER BY 3",
+            list(params),
         ).fetchall():
-            tags[model_id][key] = value
-        aliases: dict[int, dict[str, str]] = {i: {} for i in ids}
-        for model_id, alias, version in conn.execute(
-            f"SELECT model_id, alias, version FROM registered_model_aliases "
-            f"WHERE model_id IN ({marks}) ORDER BY alias",
-            ids,
-        ).fetchall():
-            aliases[model_id][alias] = str(version)
+            (tags if kind == "t" else aliases)[model_id][key] = value
         latest: dict[str, list[ModelVersion]] = {}
-        for mv in self._latest_versions(conn, ids, STAGES):
+        for mv in self._latest_versions(conn, models, params, STAGES):
             latest.setdefault(mv.name, []).append(mv)
         order = {stage: i for i, stage in enumerate(STAGES)}
         return [
@@ -269,7 +324,7 @@ class DuckDBStore(RegistryStore):
         ).fetchone()
         if row is None:
             raise ResourceDoesNotExist(f"Registered Model with name={name} not found")
-        return self._registered_models(conn, [row])[0]
+        return self._registered_models(conn, [row], "SELECT ?::BIGINT", [row[0]])[0]
 
     @staticmethod
     def _record(
@@ -320,8 +375,8 @@ class DuckDBStore(RegistryStore):
     ) -> None:
         conn.execute(
             "UPDATE model_versions SET current_stage = ?, last_updated_timestamp = ? "
-            "WHERE model_id = ? AND version = ?",
-            [to_stage, when, model_id, version],
+            "WHERE vkey = ?",
+            [to_stage, when, version_key(model_id, version)],
         )
         self._record(
             conn,
@@ -395,12 +450,12 @@ class DuckDBStore(RegistryStore):
     def delete_registered_model(self, name: str) -> None:
         with self.manager.transaction() as conn:
             model_id = self._model_id(conn, name)
-            for table in (
-                "model_version_tags",
-                "model_versions",
-                "registered_model_tags",
-                "registered_model_aliases",
-            ):
+            conn.execute(
+                "DELETE FROM model_version_tags WHERE vkey IN "
+                "(SELECT vkey FROM model_versions WHERE model_id = ?)",
+                [model_id],
+            )
+            for table in ("model_versions", "registered_model_tags", "registered_model_aliases"):
                 conn.execute(f"DELETE FROM {table} WHERE model_id = ?", [model_id])
             conn.execute("DELETE FROM registered_models WHERE id = ?", [model_id])
 
@@ -419,14 +474,17 @@ class DuckDBStore(RegistryStore):
             parse_order_by(order_by, "registered_model"), "registered_model"
         )
         offset = decode_page_token(page_token)
+        page = f"FROM registered_models rm WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?"
+        page_params = [*params, *order_params, limit, offset]
         with self.manager.connection() as conn:
             rows = conn.execute(
                 "SELECT rm.id, rm.name, rm.description, rm.creation_timestamp, "
-                f"rm.last_updated_timestamp FROM registered_models rm WHERE {where} "
-                f"ORDER BY {order} LIMIT ? OFFSET ?",
-                [*params, *order_params, limit + 1, offset],
+                f"rm.last_updated_timestamp {page.replace('LIMIT ?', 'LIMIT ? + 1')}",
+                page_params,
             ).fetchall()
-            models = self._registered_models(conn, rows[:limit])
+            models = self._registered_models(
+                conn, rows[:limit], f"SELECT rm.id {page}", page_params
+            )
         token = encode_page_token(offset + limit) if len(rows) > limit else None
         return PagedList(models, token)
 
@@ -479,12 +537,14 @@ class DuckDBStore(RegistryStore):
                 "WHERE id = ?",
                 [number + 1, when, model_id],
             )
+            vkey = version_key(model_id, number)
             conn.execute(
-                "INSERT INTO model_versions (model_id, version, source, run_id, run_link, "
+                "INSERT INTO model_versions (vkey, model_id, version, source, run_id, run_link, "
                 "current_stage, status, description, creation_timestamp, "
                 "last_updated_timestamp, artifact_sha256, artifact_size, artifact_format, "
-                "signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
+                    vkey,
                     model_id,
                     number,
                     source,
@@ -502,11 +562,29 @@ class DuckDBStore(RegistryStore):
                 ],
             )
             if clean_tags:
-                conn.executemany(
-                    "INSERT INTO model_version_tags VALUES (?, ?, ?, ?)",
-                    [[model_id, number, k, v] for k, v in clean_tags.items()],
+                marks = ", ".join("(?, ?, ?)" for _ in clean_tags)
+                conn.execute(
+                    f"INSERT INTO model_version_tags VALUES {marks}",
+                    [item for k, v in clean_tags.items() for item in (vkey, k, v)],
                 )
-            return self._version(conn, name, number)[1]
+        return ModelVersion(
+            name=name,
+            version=str(number),
+            source=source,
+            run_id=run_id,
+            run_link=run_link,
+            current_stage=STAGE_NONE,
+            status=STATUS_READY,
+            description=description,
+            tags=clean_tags,
+            aliases=(),
+            creation_timestamp=when,
+            last_updated_timestamp=when,
+            artifact_sha256=artifact.get("sha256"),
+            artifact_size=artifact.get("size"),
+            artifact_format=artifact.get("format"),
+            signature=signature,
+        )
 
     def get_model_version(self, name: str, version: int | str) -> ModelVersion:
         with self.manager.connection() as conn:
@@ -517,13 +595,14 @@ class DuckDBStore(RegistryStore):
     ) -> ModelVersion:
         description = check.description(description)
         with self.manager.transaction() as conn:
-            model_id, number, _ = self._require_version(conn, name, version)
+            model_id, current = self._version(conn, name, version)
+            when = now_ms()
             conn.execute(
                 "UPDATE model_versions SET description = ?, last_updated_timestamp = ? "
-                "WHERE model_id = ? AND version = ?",
-                [description, now_ms(), model_id, number],
+                "WHERE vkey = ?",
+                [description, when, version_key(model_id, int(current.version))],
             )
-            return self._version(conn, name, number)[1]
+        return replace(current, description=description, last_updated_timestamp=when)
 
     def delete_model_version(self, name: str, version: int | str, actor: str) -> None:
         with self.manager.transaction() as conn:
@@ -545,13 +624,9 @@ class DuckDBStore(RegistryStore):
                     when,
                     alias=alias,
                 )
-            conn.execute(
-                "DELETE FROM model_version_tags WHERE model_id = ? AND version = ?",
-                [model_id, number],
-            )
-            conn.execute(
-                "DELETE FROM model_versions WHERE model_id = ? AND version = ?", [model_id, number]
-            )
+            vkey = version_key(model_id, number)
+            conn.execute("DELETE FROM model_version_tags WHERE vkey = ?", [vkey])
+            conn.execute("DELETE FROM model_versions WHERE vkey = ?", [vkey])
             self._record(
                 conn, model_id, name, number, "version_deleted", actor, None, when, from_stage=stage
             )
@@ -588,9 +663,9 @@ class DuckDBStore(RegistryStore):
         with self.manager.transaction() as conn:
             model_id, number, _ = self._require_version(conn, name, version)
             conn.execute(
-                "INSERT INTO model_version_tags VALUES (?, ?, ?, ?) "
+                "INSERT INTO model_version_tags VALUES (?, ?, ?) "
                 "ON CONFLICT DO UPDATE SET value = excluded.value",
-                [model_id, number, key, text],
+                [version_key(model_id, number), key, text],
             )
 
     def delete_model_version_tag(self, name: str, version: int | str, key: str) -> None:
@@ -598,8 +673,8 @@ class DuckDBStore(RegistryStore):
         with self.manager.transaction() as conn:
             model_id, number, _ = self._require_version(conn, name, version)
             conn.execute(
-                "DELETE FROM model_version_tags WHERE model_id = ? AND version = ? AND key = ?",
-                [model_id, number, key],
+                "DELETE FROM model_version_tags WHERE vkey = ? AND key = ?",
+                [version_key(model_id, number), key],
             )
 
     # -- stages --------------------------------------------------------------------------
@@ -617,7 +692,8 @@ class DuckDBStore(RegistryStore):
         if archive_existing_versions:
             check.archiving_stage(target)
         with self.manager.transaction() as conn:
-            model_id, number, current = self._require_version(conn, name, version)
+            model_id, existing = self._version(conn, name, version)
+            number, current = int(existing.version), existing.current_stage
             when = now_ms()
             if archive_existing_versions:
                 others = conn.execute(
@@ -639,13 +715,16 @@ class DuckDBStore(RegistryStore):
                     )
             self._set_stage(conn, model_id, name, number, current, target, actor, reason, when)
             self._touch_model(conn, model_id, when)
-            return self._version(conn, name, number)[1]
+        return replace(existing, current_stage=target, last_updated_timestamp=when)
 
     def get_latest_versions(self, name: str, stages: list[str] | None = None) -> list[ModelVersion]:
         wanted = list(STAGES) if not stages else [check.stage(s) for s in stages]
         with self.manager.connection() as conn:
             model_id = self._model_id(conn, name)
-            found = {mv.current_stage: mv for mv in self._latest_versions(conn, [model_id], wanted)}
+            found = {
+                mv.current_stage: mv
+                for mv in self._latest_versions(conn, "SELECT ?::BIGINT", [model_id], wanted, name)
+            }
         return [found[stage] for stage in dict.fromkeys(wanted) if stage in found]
 
     # -- aliases -------------------------------------------------------------------------
@@ -710,9 +789,10 @@ class DuckDBStore(RegistryStore):
             model_id = self._model_id(conn, name)
             found = self._versions(
                 conn,
-                "mv.model_id = ? AND mv.version = (SELECT version FROM registered_model_aliases "
-                "WHERE model_id = ? AND alias = ?)",
-                [model_id, model_id, alias],
+                f"mv.vkey = (SELECT model_id * {VERSION_KEY_FACTOR} + version "
+                "FROM registered_model_aliases WHERE model_id = ? AND alias = ?)",
+                [model_id, alias],
+                name=name,
             )
         if not found:
             raise ResourceDoesNotExist(
@@ -763,7 +843,7 @@ class DuckDBStore(RegistryStore):
             number = self._holder_at(conn, model_id, stage_or_alias, int(timestamp))
             if number is None:
                 return None
-            found = self._versions(conn, "mv.model_id = ? AND mv.version = ?", [model_id, number])
+            found = self._versions(conn, "mv.vkey = ?", [version_key(model_id, number)], name=name)
         if not found:
             raise ResourceDoesNotExist(
                 f"Version {number} of {name} held {stage_or_alias} at {timestamp} but has "

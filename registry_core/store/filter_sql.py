@@ -32,9 +32,7 @@ _COLUMNS: Mapping[Kind, Mapping[str, str]] = {
 
 _TAG_SOURCES: Mapping[Kind, str] = {
     "registered_model": "registered_model_tags t WHERE t.model_id = rm.id",
-    "model_version": (
-        "model_version_tags t WHERE t.model_id = mv.model_id AND t.version = mv.version"
-    ),
+    "model_version": ("model_version_tags t WHERE t.vkey = mv.vkey"),
     "run": "run_tags t WHERE t.run_id = r.run_id",
 }
 

@@ -7,6 +7,8 @@ import time
 import duckdb
 
 # Each entry upgrades the schema by one version; never edit a released entry, append a new one.
+# DuckDB's ART indexes serve single-column equality lookups, so a model version is keyed by one
+# BIGINT, `vkey` = model_id * 2**32 + version (see `version_key`), rather than a composite key.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # 1: registered models, versions, tags, aliases and the stage/alias history.
     (
@@ -26,6 +28,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (model_id, key)
         )""",
         """CREATE TABLE model_versions (
+            vkey BIGINT PRIMARY KEY,
             model_id BIGINT NOT NULL,
             version INTEGER NOT NULL,
             source VARCHAR NOT NULL,
@@ -35,19 +38,17 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             status VARCHAR NOT NULL,
             description VARCHAR,
             creation_timestamp BIGINT NOT NULL,
-            last_updated_timestamp BIGINT NOT NULL,
-            PRIMARY KEY (model_id, version)
+            last_updated_timestamp BIGINT NOT NULL
         )""",
-        "CREATE INDEX model_versions_stage ON model_versions (model_id, current_stage)",
+        "CREATE INDEX model_versions_model ON model_versions (model_id)",
         "CREATE INDEX model_versions_run ON model_versions (run_id)",
         """CREATE TABLE model_version_tags (
-            model_id BIGINT NOT NULL,
-            version INTEGER NOT NULL,
+            vkey BIGINT NOT NULL,
             key VARCHAR NOT NULL,
             value VARCHAR NOT NULL,
-            PRIMARY KEY (model_id, version, key)
+            PRIMARY KEY (vkey, key)
         )""",
-        "CREATE INDEX model_version_tags_key ON model_version_tags (key)",
+        "CREATE INDEX model_version_tags_version ON model_version_tags (vkey)",
         """CREATE TABLE registered_model_aliases (
             model_id BIGINT NOT NULL,
             alias VARCHAR NOT NULL,
@@ -120,6 +121,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
+VERSION_KEY_FACTOR = 2**32
+
+
+def version_key(model_id: int, version: int) -> int:
+    """The single-column key of a model version."""
+    return model_id * VERSION_KEY_FACTOR + version
 
 
 def current_version(conn: duckdb.DuckDBPyConnection) -> int:
