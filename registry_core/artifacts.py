@@ -88,9 +88,11 @@ class ArtifactStore:
         return self.path_for(sha256).is_file()
 
     def put_bytes(self, data: bytes) -> ArtifactRef:
-        """Store `data` and return its reference; storing the same bytes again writes nothing."""
+        """Store `data` and return its reference; storing the same bytes again only refreshes
+        the file's mtime, which keeps it inside the garbage collector's grace period."""
         ref = ArtifactRef(hashlib.sha256(data).hexdigest(), len(data))
         if self.verify(ref.sha256) is None:
+            os.utime(self.path_for(ref.sha256))
             return ref
         return self._store_stream(io.BytesIO(data))
 
@@ -191,6 +193,8 @@ class ArtifactStore:
                 _make_dir(final.parent)
                 os.replace(tmp_path, final)
                 _fsync_dir(final.parent)
+            else:
+                os.utime(self.path_for(ref.sha256))
             return ref
         finally:
             tmp_path.unlink(missing_ok=True)

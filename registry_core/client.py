@@ -3,16 +3,56 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from registry_core import config
-from registry_core.entities import ModelVersion, PagedList, RegisteredModel, StageTransition
-from registry_core.errors import InvalidParameterValue
+from registry_core import config, formats
+from registry_core.artifacts import ArtifactRef, ArtifactStore, is_sha256, validate_source
+from registry_core.entities import (
+    Metric,
+    ModelVersion,
+    PagedList,
+    RegisteredModel,
+    Run,
+    RunArtifact,
+    StageTransition,
+)
+from registry_core.errors import InvalidParameterValue, ResourceDoesNotExist
+from registry_core.fingerprint import DataFingerprint, fingerprint_data
+from registry_core.signature import ModelSignature, infer_signature
 from registry_core.store.connection import shared_manager
-from registry_core.store.duckdb_store import DuckDBStore
+from registry_core.store.duckdb_store import DuckDBStore, now_ms
+from registry_core.store.outbox import OutboxStore
+from registry_core.store.run_store import DuckDBRunStore
+from registry_core.uris import ModelUri, RunUri, parse_uri
+from registry_core.webhooks.delivery import WebhookDeliverer
+from registry_core.webhooks.entities import Delivery, DeliveryAttempt, DeliverySummary, Webhook
+
+_ZIP_MAGIC = b"PK\x03\x04"
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """What a model URI points at: the stored artifact and, for `models:/`, the version."""
+
+    uri: str
+    sha256: str
+    format: str
+    signature: dict[str, Any] | None
+    model_version: ModelVersion | None = None
+    run_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """A model version beside the run that produced it (None when it has no known run)."""
+
+    model_version: ModelVersion
+    run: Run | None
 
 
 def to_epoch_ms(when: int | float | datetime | str) -> int:
@@ -62,7 +102,10 @@ class RegistryClient:
             if lock_timeout is not None
             else config.env_float(config.ENV_LOCK_TIMEOUT, config.DEFAULT_LOCK_TIMEOUT)
         )
-        self._store = DuckDBStore(shared_manager(self.location.db_path, idle, lock))
+        manager = shared_manager(self.location.db_path, idle, lock)
+        self._store = DuckDBStore(manager)
+        self._runs = DuckDBRunStore(manager)
+        self.artifacts = ArtifactStore(self.location.artifact_root)
 
     @property
     def registry_uri(self) -> str:
@@ -128,7 +171,15 @@ class RegistryClient:
         run_link: str | None = None,
         description: str | None = None,
     ) -> ModelVersion:
-        return self._store.create_model_version(name, source, run_id, tags, run_link, description)
+        """Register a version; its source must be a run, model or stored-artifact URI, or a path
+        inside the artifact store, and the artifact it names is recorded with the version."""
+        source = validate_source(source, self.artifacts.root)
+        artifact = self._artifact_for_source(source)
+        if run_id is None and source.startswith("runs:/"):
+            run_id = parse_uri(source).run_id
+        return self._store.create_model_version(
+            name, source, run_id, tags, run_link, description, artifact
+        )
 
     def get_model_version(self, name: str, version: int | str) -> ModelVersion:
         return self._store.get_model_version(name, version)
@@ -235,3 +286,287 @@ class RegistryClient:
     def check_consistency(self) -> list[str]:
         """Broken registry invariants as sentences; empty when the registry is sound."""
         return self._store.check_consistency()
+
+    # -- runs: lineage -------------------------------------------------------------------
+
+    def create_run(
+        self,
+        run_name: str | None = None,
+        tags: dict[str, Any] | None = None,
+        *,
+        code_version: str | None = None,
+        source_info: dict[str, Any] | None = None,
+        start_time: int | None = None,
+    ) -> Run:
+        """Start a run: the record that params, metrics, data and models are logged to."""
+        return self._runs.create_run(run_name, tags, code_version, source_info, start_time)
+
+    def get_run(self, run_id: str) -> Run:
+        return self._runs.get_run(run_id)
+
+    def search_runs(
+        self,
+        filter_string: str | None = None,
+        max_results: int = 1000,
+        order_by: list[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList:
+        """Runs matching a filter over params, metrics (latest value), tags and attributes."""
+        return self._runs.search_runs(filter_string, max_results, order_by, page_token)
+
+    def log_param(self, run_id: str, key: str, value: Any) -> None:
+        self._runs.log_batch(run_id, params={key: value})
+
+    def log_metric(
+        self,
+        run_id: str,
+        key: str,
+        value: float,
+        timestamp: int | None = None,
+        step: int | None = None,
+    ) -> None:
+        metric = Metric(key, value, step or 0, timestamp if timestamp is not None else now_ms())
+        self._runs.log_batch(run_id, metrics=[metric])
+
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: list[Metric] | tuple[Metric, ...] = (),
+        params: dict[str, Any] | None = None,
+        tags: dict[str, Any] | None = None,
+    ) -> None:
+        self._runs.log_batch(run_id, metrics, params, tags)
+
+    def set_tag(self, run_id: str, key: str, value: Any) -> None:
+        self._runs.log_batch(run_id, tags={key: value})
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        self._runs.delete_run_tag(run_id, key)
+
+    def set_terminated(
+        self, run_id: str, status: str = "FINISHED", end_time: int | None = None
+    ) -> None:
+        self._runs.set_terminated(run_id, status, end_time)
+
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        return self._runs.get_metric_history(run_id, key)
+
+    def delete_run(self, run_id: str) -> None:
+        """Delete a run; its artifacts stay until `gc()` finds nothing else references them."""
+        self._runs.delete_run(run_id)
+
+    def log_input(self, run_id: str, data: Any, context: str = "training") -> DataFingerprint:
+        """Record the fingerprint (content and schema hash, row count) of a run's data."""
+        fingerprint = fingerprint_data(data)
+        self._runs.update_lineage(run_id, data_fingerprint={context: fingerprint.to_dict()})
+        return fingerprint
+
+    def update_run_source_info(self, run_id: str, source_info: dict[str, Any]) -> None:
+        """Merge free-form source info (e.g. the Dagster run id and asset key) into a run."""
+        self._runs.update_lineage(run_id, source_info=source_info)
+
+    def log_model_artifact(
+        self,
+        run_id: str,
+        model: Any,
+        artifact_path: str,
+        *,
+        input_example: Any = None,
+        signature: ModelSignature | None = None,
+        format: str | None = None,
+    ) -> RunArtifact:
+        """Serialize a model (skops for scikit-learn), store it, then record it under the run."""
+        fmt = format or formats.default_format(model)
+        if signature is None and input_example is not None:
+            signature = infer_signature(input_example, model)
+        path = validate_source(f"runs:/{run_id}/{artifact_path}", self.artifacts.root)
+        ref = self.artifacts.put_bytes(formats.dump_model(model, fmt))
+        artifact = RunArtifact(
+            path=parse_uri(path).path,
+            sha256=ref.sha256,
+            size=ref.size,
+            format=fmt,
+            signature=signature.to_dict() if signature else None,
+        )
+        self._runs.log_artifact(run_id, artifact)
+        return artifact
+
+    # -- artifacts, URIs and lineage -----------------------------------------------------
+
+    def resolve_model_uri(self, uri: str) -> ResolvedModel:
+        """The stored artifact (and version) a `models:/` or `runs:/` URI points at."""
+        parsed = parse_uri(uri)
+        if isinstance(parsed, RunUri):
+            artifact = self._runs.get_run_artifact(parsed.run_id, parsed.path)
+            if artifact is None:
+                raise ResourceDoesNotExist(f"No artifact {parsed.path!r} in run {parsed.run_id}.")
+            return ResolvedModel(
+                uri, artifact.sha256, artifact.format, artifact.signature, None, parsed.run_id
+            )
+        mv = self._model_version_for(parsed)
+        if mv.artifact_sha256 is None or mv.artifact_format is None:
+            raise ResourceDoesNotExist(
+                f"Version {mv.version} of {mv.name} has no stored artifact (source {mv.source})."
+            )
+        return ResolvedModel(
+            uri, mv.artifact_sha256, mv.artifact_format, mv.signature, mv, mv.run_id
+        )
+
+    def _model_version_for(self, parsed: ModelUri) -> ModelVersion:
+        if parsed.version is not None:
+            return self.get_model_version(parsed.name, parsed.version)
+        if parsed.alias is not None:
+            return self.get_model_version_by_alias(parsed.name, parsed.alias)
+        stages = [parsed.stage] if parsed.stage else None
+        found = self.get_latest_versions(parsed.name, stages)
+        if not found:
+            raise ResourceDoesNotExist(f"No version of {parsed.name} is in stage {parsed.stage}.")
+        return max(found, key=lambda mv: int(mv.version))
+
+    def _artifact_for_source(self, source: str) -> dict[str, Any] | None:
+        """The artifact record a validated source points at; None for a run we do not hold."""
+        if source.startswith(("runs:/", "models:/")):
+            try:
+                resolved = self.resolve_model_uri(source)
+            except ResourceDoesNotExist:
+                if source.startswith("models:/") or self._run_exists(parse_uri(source).run_id):
+                    raise
+                return None
+            digest, fmt, signature = resolved.sha256, resolved.format, resolved.signature
+        else:
+            digest = source.rsplit("/", 1)[-1]
+            if not is_sha256(digest) or not self.artifacts.exists(digest):
+                raise ResourceDoesNotExist(f"No stored artifact at {source!r}.")
+            with self.artifacts.path_for(digest).open("rb") as handle:
+                fmt = formats.SKOPS if handle.read(4) == _ZIP_MAGIC else formats.PICKLE
+            signature = None
+        if not self.artifacts.exists(digest):
+            raise ResourceDoesNotExist(f"The artifact {digest} of {source!r} is missing.")
+        size = self.artifacts.path_for(digest).stat().st_size
+        return {"sha256": digest, "size": size, "format": fmt, "signature": signature}
+
+    def _run_exists(self, run_id: str) -> bool:
+        try:
+            self.get_run(run_id)
+        except ResourceDoesNotExist:
+            return False
+        return True
+
+    def copy_model_version(self, src_model_uri: str, dst_name: str) -> ModelVersion:
+        """Copy a version (artifact, run, tags, description) to another model, creating it."""
+        src = self._model_version_for(self._require_model_uri(src_model_uri))
+        try:
+            self.get_registered_model(dst_name)
+        except ResourceDoesNotExist:
+            self.create_registered_model(dst_name)
+        return self.create_model_version(
+            dst_name,
+            f"models:/{src.name}/{src.version}",
+            run_id=src.run_id,
+            tags=src.tags,
+            description=src.description,
+        )
+
+    @staticmethod
+    def _require_model_uri(uri: str) -> ModelUri:
+        parsed = parse_uri(uri)
+        if not isinstance(parsed, ModelUri):
+            raise InvalidParameterValue(f"Expected a models:/ URI, got {uri!r}.")
+        return parsed
+
+    def get_model_version_lineage(self, name: str, version: int | str) -> Lineage:
+        """A version and the run that produced it: params, metrics, data fingerprint, source."""
+        mv = self.get_model_version(name, version)
+        run = None
+        if mv.run_id:
+            try:
+                run = self.get_run(mv.run_id)
+            except (ResourceDoesNotExist, InvalidParameterValue):
+                run = None
+        return Lineage(mv, run)
+
+    def gc(self, dry_run: bool = False, grace_seconds: float = 3600.0) -> list[ArtifactRef]:
+        """Remove stored artifacts no version or run references (files younger than the grace
+        period are kept: a writer stores its artifact before the row that points at it)."""
+        referenced = self._runs.referenced_digests()
+        cutoff = time.time() - grace_seconds
+        recent = {
+            digest
+            for digest in self.artifacts.digests()
+            if self.artifacts.path_for(digest).stat().st_mtime > cutoff
+        }
+        return self.artifacts.gc(referenced | recent, dry_run=dry_run)
+
+    # -- webhooks ------------------------------------------------------------------------
+
+    @property
+    def _webhooks(self) -> OutboxStore:
+        return OutboxStore(self._store.manager)
+
+    def create_webhook(
+        self,
+        name: str,
+        url: str,
+        events: list[str],
+        secret: str | None = None,
+        description: str | None = None,
+        status: str = "ACTIVE",
+        format: str = "json",
+        *,
+        allow_http: bool = False,
+    ) -> Webhook:
+        """Subscribe a URL to registry events: exact names or wildcards like `model_version.*`."""
+        return self._webhooks.create_webhook(
+            name, url, events, secret, description, status, format, allow_http
+        )
+
+    def get_webhook(self, name: str) -> Webhook:
+        """A webhook without its secret (`has_secret` says whether it signs)."""
+        return self._webhooks.get_webhook(name)
+
+    def list_webhooks(self) -> list[Webhook]:
+        """Every webhook by name, without secrets."""
+        return self._webhooks.list_webhooks()
+
+    def update_webhook(
+        self,
+        name: str,
+        url: str | None = None,
+        events: list[str] | None = None,
+        secret: str | None = None,
+        description: str | None = None,
+        status: str | None = None,
+        format: str | None = None,
+        *,
+        allow_http: bool = False,
+    ) -> Webhook:
+        """Change the given fields of a webhook (None keeps one; `secret=""` removes it)."""
+        return self._webhooks.update_webhook(
+            name, url, events, secret, description, status, format, allow_http
+        )
+
+    def delete_webhook(self, name: str) -> None:
+        """Remove a webhook with its deliveries and their history."""
+        self._webhooks.delete_webhook(name)
+
+    def test_webhook(self, name: str) -> DeliveryAttempt:
+        """Send a `webhook.test` event to one webhook now and return the attempt."""
+        return WebhookDeliverer(self._webhooks).send_test(name)
+
+    def list_webhook_deliveries(
+        self, name: str | None = None, status: str | None = None, limit: int = 100
+    ) -> list[Delivery]:
+        """Deliveries, newest event first, with every attempt (status code, latency, error)."""
+        return self._webhooks.list_deliveries(name, status, limit)
+
+    def get_webhook_delivery(self, delivery_id: str) -> Delivery:
+        """One delivery with its attempts."""
+        return self._webhooks.get_delivery(delivery_id)
+
+    def redeliver(self, delivery_id: str) -> DeliveryAttempt:
+        """Send a delivery again now, under the same id, with a fresh budget of retries."""
+        return WebhookDeliverer(self._webhooks).redeliver(delivery_id)
+
+    def deliver_webhooks(self, max_seconds: float | None = None) -> DeliverySummary:
+        """Send every webhook delivery due now; the Dagster sensor runs this on each tick."""
+        return WebhookDeliverer(self._webhooks).deliver_pending(max_seconds)

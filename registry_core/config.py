@@ -20,6 +20,15 @@ DEFAULT_IDLE_SECONDS = 0.25
 DEFAULT_LOCK_TIMEOUT = 30.0
 
 
+_default_uri: str | None = None
+
+
+def set_registry_uri(uri: str | os.PathLike[str] | None) -> None:
+    """Set this process's default registry, ahead of `MODEL_REGISTRY_URI` (None clears it)."""
+    global _default_uri
+    _default_uri = os.fspath(uri) if uri is not None else None
+
+
 @dataclass(frozen=True)
 class RegistryLocation:
     """The registry folder, its DuckDB file and its artifact folder."""
@@ -33,9 +42,10 @@ class RegistryLocation:
 
 
 def resolve_location(registry_uri: str | os.PathLike[str] | None = None) -> RegistryLocation:
-    """Resolve a plain path, `file://` or `duckdb:///path` URI (default: the environment, then
-    `./.registry/`) to absolute paths; a path ending in `.duckdb` names the file itself."""
-    raw = os.fspath(registry_uri) if registry_uri is not None else os.environ.get(ENV_URI)
+    """Resolve a plain path, `file://` or `duckdb:///path` URI (default: `set_registry_uri`,
+    then `MODEL_REGISTRY_URI`, then `./.registry/`); a path ending in `.duckdb` names the file."""
+    raw = os.fspath(registry_uri) if registry_uri is not None else _default_uri
+    raw = raw or os.environ.get(ENV_URI)
     raw = raw or DEFAULT_URI
     if "://" in raw:
         parsed = urlparse(raw)

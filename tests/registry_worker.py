@@ -30,6 +30,24 @@ def stream(client: RegistryClient, model: str) -> None:
         print(mv.version, flush=True)
 
 
+def log_models(registry: str, model: str) -> None:
+    """Train, log and register models forever (until killed), printing each version."""
+    import numpy as np
+    from sklearn.ensemble import RandomForestRegressor
+
+    import registry_core as rc
+
+    rc.set_registry_uri(registry)
+    rng = np.random.default_rng(0)
+    X = rng.uniform(size=(300, 4))
+    y = X @ np.array([1.0, 2.0, 3.0, 4.0])
+    while True:
+        with rc.start_run():
+            estimator = RandomForestRegressor(n_estimators=30, random_state=0).fit(X, y)
+            info = rc.log_model(estimator, "model", registered_model_name=model)
+        print(info.registered_model_version, flush=True)
+
+
 def read(client: RegistryClient, model: str, expected: int) -> None:
     """Poll until `expected` versions are visible; print the number of polls and of errors."""
     polls = errors = 0
@@ -54,6 +72,8 @@ def main() -> None:
         register(client, model, int(sys.argv[4]))
     elif mode == "stream":
         stream(client, model)
+    elif mode == "log_models":
+        log_models(registry, model)
     elif mode == "read":
         read(client, model, int(sys.argv[4]))
     else:

@@ -64,11 +64,15 @@ def test_sigkill_mid_write_loses_at_most_the_transaction_in_flight(registry_path
     writer = start_worker("stream", str(registry_path), "crash")
     go(writer)
     assert writer.stdout is not None
-    committed = [int(writer.stdout.readline()) for _ in range(25)]
+    lines = [writer.stdout.readline() for _ in range(25)]
     os.kill(writer.pid, signal.SIGKILL)
     writer.wait(timeout=30)
-    committed += [int(line) for line in writer.stdout.read().split()]
-    assert client.check_consistency() == []
+    lines += writer.stdout.read().split()
+    assert writer.stderr is not None
+    errors = writer.stderr.read()
+    assert all(line.strip().isdigit() for line in lines), (lines, errors)
+    committed = [int(line) for line in lines]
+    assert client.check_consistency() == [], errors
     versions = sorted(int(mv.version) for mv in client.search_model_versions("name = 'crash'"))
     assert versions == list(range(1, len(versions) + 1))
     assert len(versions) in (committed[-1], committed[-1] + 1)
@@ -155,3 +159,23 @@ def test_threads_share_a_client(registry_path: Path) -> None:
     assert errors == []
     versions = client.search_model_versions("name = 'm'")
     assert sorted(int(mv.version) for mv in versions) == list(range(1, 101))
+
+
+def test_sigkill_while_logging_models_leaves_no_dangling_version(registry_path: Path) -> None:
+    writer = start_worker("log_models", str(registry_path), "forest")
+    go(writer)
+    assert writer.stdout is not None
+    for _ in range(3):
+        writer.stdout.readline()
+    os.kill(writer.pid, signal.SIGKILL)
+    writer.wait(timeout=30)
+    client = RegistryClient(registry_path)
+    assert client.check_consistency() == []
+    versions = client.search_model_versions("name = 'forest'")
+    assert len(versions) >= 3
+    for mv in versions:
+        assert mv.artifact_sha256 is not None
+        assert client.artifacts.verify(mv.artifact_sha256) is None
+    stored = client.artifacts.digests()
+    assert {mv.artifact_sha256 for mv in versions} <= stored
+    assert not any(client.artifacts.root.glob("*/*.part"))

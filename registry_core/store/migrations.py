@@ -118,6 +118,63 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE model_versions ADD COLUMN artifact_format VARCHAR",
         "ALTER TABLE model_versions ADD COLUMN signature VARCHAR",
     ),
+    # 3: webhooks: subscriptions, the transactional outbox of registry events (`webhook_id` is
+    # set only on a test event aimed at one subscription), deliveries (one per event and
+    # subscription, leased by a deliverer while it sends) and every delivery attempt.
+    (
+        "CREATE SEQUENCE webhook_event_id_seq START 1",
+        """CREATE TABLE webhook_events (
+            id BIGINT PRIMARY KEY,
+            entity VARCHAR NOT NULL,
+            action VARCHAR NOT NULL,
+            data VARCHAR NOT NULL,
+            timestamp BIGINT NOT NULL,
+            webhook_id BIGINT
+        )""",
+        "CREATE SEQUENCE webhook_id_seq START 1",
+        """CREATE TABLE webhooks (
+            id BIGINT PRIMARY KEY,
+            name VARCHAR NOT NULL UNIQUE,
+            url VARCHAR NOT NULL,
+            events VARCHAR NOT NULL,
+            secret VARCHAR,
+            description VARCHAR,
+            status VARCHAR NOT NULL,
+            format VARCHAR NOT NULL,
+            creation_timestamp BIGINT NOT NULL,
+            last_updated_timestamp BIGINT NOT NULL,
+            event_cursor BIGINT NOT NULL
+        )""",
+        """CREATE TABLE webhook_deliveries (
+            id VARCHAR PRIMARY KEY,
+            webhook_id BIGINT NOT NULL,
+            event_id BIGINT NOT NULL,
+            status VARCHAR NOT NULL,
+            attempts INTEGER NOT NULL,
+            attempts_before_requeue INTEGER NOT NULL,
+            next_attempt_at BIGINT,
+            lease_owner VARCHAR,
+            lease_expires_at BIGINT,
+            last_status_code INTEGER,
+            last_error VARCHAR,
+            creation_timestamp BIGINT NOT NULL,
+            last_updated_timestamp BIGINT NOT NULL
+        )""",
+        "CREATE SEQUENCE webhook_attempt_id_seq START 1",
+        """CREATE TABLE webhook_delivery_attempts (
+            id BIGINT PRIMARY KEY,
+            delivery_id VARCHAR NOT NULL,
+            number INTEGER NOT NULL,
+            timestamp BIGINT NOT NULL,
+            status_code INTEGER,
+            latency_ms BIGINT,
+            error VARCHAR,
+            outcome VARCHAR NOT NULL,
+            deliverer VARCHAR NOT NULL
+        )""",
+        "CREATE INDEX webhook_delivery_attempts_delivery "
+        "ON webhook_delivery_attempts (delivery_id)",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

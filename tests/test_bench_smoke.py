@@ -1,0 +1,45 @@
+"""The registry benchmark runs end to end on a tiny registry; its timings are not checked here."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SEARCHES = ("name =", "tag team =", "tag validation = (1%)", "name LIKE")
+OPS = {
+    "get_model_version",
+    "get_latest_versions",
+    "create_model_version",
+    "transition_model_version_stage",
+    "transition_model_version_stage (archive existing)",
+    *(f"search {kind} ({size})" for kind in SEARCHES for size in ("page 100", "full")),
+}
+
+
+def test_quick_benchmark_writes_every_op(tmp_path: Path) -> None:
+    out = tmp_path / "registry_ops.json"
+    done = subprocess.run(
+        [sys.executable, "bench/registry_ops.py", "--quick", "--iterations", "2", "--out", out],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(out.read_text())
+    assert {"cpu_count", "python", "duckdb"} <= report["machine"].keys()
+    assert report["registry"]["versions"] == report["registry"]["models"] * 20
+    for mode in ("back to back", "cold"):
+        rows = {row["op"]: row for row in report["ops"] if row["mode"] == mode}
+        assert rows.keys() == OPS
+        for name, row in rows.items():
+            assert row["n"] == 2
+            assert {"p50_ms", "p95_ms", "p99_ms", "ops_per_s"} <= row.keys()
+            if name.startswith("search"):
+                assert row["rows_matched"] >= row["rows_returned"] >= 1
+    cold = [row for row in report["ops"] if row["mode"] == "cold"]
+    assert all(row["file_opens"] >= row["n"] for row in cold)
