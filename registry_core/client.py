@@ -207,6 +207,21 @@ class RegistryClient:
     def delete_model_version_tag(self, name: str, version: int | str, key: str) -> None:
         self._store.delete_model_version_tag(name, version, key)
 
+    def record_validation(
+        self, name: str, version: int | str, passed: bool, reasons: list[str] | None = None
+    ) -> None:
+        """Tag a version `validation=passed|failed` (with `validation_reasons` when it failed)."""
+        if passed:
+            self._store.set_model_version_tags(
+                name, version, {"validation": "passed"}, remove=["validation_reasons"]
+            )
+        else:
+            self._store.set_model_version_tags(
+                name,
+                version,
+                {"validation": "failed", "validation_reasons": "; ".join(reasons or [])[:5000]},
+            )
+
     def get_model_version_download_uri(self, name: str, version: int | str) -> str:
         return self._store.get_model_version(name, version).source
 

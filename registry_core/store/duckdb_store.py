@@ -668,6 +668,27 @@ class DuckDBStore(RegistryStore):
                 [version_key(model_id, number), key, text],
             )
 
+    def set_model_version_tags(
+        self, name: str, version: int | str, tags: dict[str, Any], remove: Sequence[str] = ()
+    ) -> None:
+        """Set several tags and remove others on a version, in one transaction."""
+        clean = check.tags(tags)
+        for key in remove:
+            check.tag_key(key)
+        with self.manager.transaction() as conn:
+            model_id, number, _ = self._require_version(conn, name, version)
+            vkey = version_key(model_id, number)
+            for key in remove:
+                conn.execute(
+                    "DELETE FROM model_version_tags WHERE vkey = ? AND key = ?", [vkey, key]
+                )
+            for key, text in clean.items():
+                conn.execute(
+                    "INSERT INTO model_version_tags VALUES (?, ?, ?) "
+                    "ON CONFLICT DO UPDATE SET value = excluded.value",
+                    [vkey, key, text],
+                )
+
     def delete_model_version_tag(self, name: str, version: int | str, key: str) -> None:
         check.tag_key(key)
         with self.manager.transaction() as conn:

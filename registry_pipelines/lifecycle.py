@@ -1,0 +1,472 @@
+"""One model's lifecycle as software-defined assets, built from its spec.
+
+training_data -> trained_model -> evaluation -> registered_version (with validation checks)
+-> production_version. Materializations write the registry through `RegistryResource`.
+"""
+
+import contextlib
+from dataclasses import dataclass
+from typing import Any
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+from dagster._core.definitions.unresolved_asset_job_definition import (
+    UnresolvedAssetJobDefinition,
+)
+
+from registry_core.entities import Metric
+from registry_core.errors import RegistryError, ResourceAlreadyExists, ResourceDoesNotExist
+from registry_core.fingerprint import fingerprint_data
+from registry_core.loading import load_model
+from registry_core.store.duckdb_store import now_ms
+from registry_core.tracking import git_commit
+from registry_pipelines.datasets import load_dataset, snapshot_seed, split
+from registry_pipelines.evaluation import (
+    check_regression,
+    check_thresholds,
+    comparison_markdown,
+    compute_metrics,
+)
+from registry_pipelines.promotion import promote, promotion_actor
+from registry_pipelines.resources import RegistryResource
+from registry_pipelines.specs import ModelSpec, build_estimator
+
+ARTIFACT_PATH = "model"
+CHECK_NO_REGRESSION = "no_regression"
+CHECK_ARTIFACT_LOADS = "artifact_loads"
+CHECK_SIGNATURE = "signature_matches"
+
+
+@dataclass(frozen=True)
+class LifecycleKeys:
+    """The asset keys of one model's lifecycle, under its asset prefix."""
+
+    training_data: dg.AssetKey
+    trained_model: dg.AssetKey
+    evaluation: dg.AssetKey
+    registered_version: dg.AssetKey
+    production_version: dg.AssetKey
+
+    @property
+    def training_chain(self) -> list[dg.AssetKey]:
+        """What a retraining run materializes: everything up to the validated version."""
+        return [self.training_data, self.trained_model, self.evaluation, self.registered_version]
+
+
+@dataclass(frozen=True)
+class ModelLifecycle:
+    """Everything Dagster needs for one model."""
+
+    spec: ModelSpec
+    keys: LifecycleKeys
+    assets: list[dg.AssetsDefinition]
+    training_job: UnresolvedAssetJobDefinition
+    promotion_job: UnresolvedAssetJobDefinition
+    schedule: dg.ScheduleDefinition
+
+
+class PromotionConfig(dg.Config):
+    """Which version to promote; by default the newest one that passed validation."""
+
+    version: int | None = None
+    reason: str = ""
+
+
+def lifecycle_keys(spec: ModelSpec) -> LifecycleKeys:
+    prefix = spec.asset_prefix
+    return LifecycleKeys(
+        *(
+            dg.AssetKey([prefix, name])
+            for name in (
+                "training_data",
+                "trained_model",
+                "evaluation",
+                "registered_version",
+                "production_version",
+            )
+        )
+    )
+
+
+def threshold_check_name(metric: str) -> str:
+    return f"threshold_{metric}"
+
+
+def check_names(spec: ModelSpec) -> list[str]:
+    """Every validation check of the registered version, in the order they are reported."""
+    return [
+        *(threshold_check_name(metric) for metric in spec.validation.thresholds),
+        CHECK_NO_REGRESSION,
+        CHECK_ARTIFACT_LOADS,
+        CHECK_SIGNATURE,
+    ]
+
+
+def holdout_split(
+    spec: ModelSpec, frame: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series, pd.Series]:
+    """The snapshot's train/test split, seeded by its fingerprint so every step agrees."""
+    return split(frame, spec.dataset, snapshot_seed(fingerprint_data(frame).sha256))
+
+
+def model_metrics(spec: ModelSpec, model: Any, features: pd.DataFrame, target: pd.Series) -> dict:
+    """The spec's metrics of a fitted (or loaded) model on some rows."""
+    predicted = model.predict(features)
+    scores = None
+    if spec.task == "classification" and hasattr(model, "predict_proba"):
+        scores = model.predict_proba(features)
+    return compute_metrics(spec.task, spec.metrics, target, predicted, scores)
+
+
+def _float_metadata(metrics: dict[str, float], prefix: str = "") -> dict[str, dg.MetadataValue]:
+    return {
+        f"{prefix}{name}": dg.MetadataValue.float(float(value)) for name, value in metrics.items()
+    }
+
+
+def _ensure_registered_model(client: Any, spec: ModelSpec) -> None:
+    try:
+        client.get_registered_model(spec.name)
+    except ResourceDoesNotExist:
+        with contextlib.suppress(ResourceAlreadyExists):
+            client.create_registered_model(
+                spec.name,
+                tags={"task": spec.task, "dagster_asset_prefix": spec.asset_prefix},
+                description=spec.description,
+            )
+
+
+def build_lifecycle(spec: ModelSpec) -> ModelLifecycle:
+    """The assets, jobs and schedule of one model, named under its asset prefix."""
+    keys = lifecycle_keys(spec)
+    group = spec.asset_prefix
+    task_kind = {"sklearn", "duckdb"}
+
+    @dg.asset(
+        key=keys.training_data,
+        group_name=group,
+        kinds={"pandas"},
+        description=f"A fresh seeded snapshot of {spec.dataset.kind} for {spec.name}.",
+    )
+    def training_data(context: dg.AssetExecutionContext) -> dg.Output[pd.DataFrame]:
+        seed = snapshot_seed(context.run.run_id)
+        frame = load_dataset(spec.dataset, seed)
+        fingerprint = fingerprint_data(frame)
+        schema = dg.TableSchema(
+            columns=[dg.TableColumn(name, str(dtype)) for name, dtype in frame.dtypes.items()]
+        )
+        return dg.Output(
+            frame,
+            metadata={
+                "dagster/row_count": dg.MetadataValue.int(len(frame)),
+                "dagster/column_schema": schema,
+                "fingerprint": dg.MetadataValue.text(fingerprint.sha256),
+                "snapshot_seed": dg.MetadataValue.int(seed),
+            },
+        )
+
+    @dg.asset(
+        key=keys.trained_model,
+        group_name=group,
+        kinds=task_kind,
+        ins={"training_data": dg.AssetIn(keys.training_data)},
+        description=f"A {spec.estimator.class_path} candidate, logged as a registry run.",
+    )
+    def trained_model(
+        context: dg.AssetExecutionContext, training_data: pd.DataFrame, registry: RegistryResource
+    ) -> dg.Output[dict[str, str]]:
+        x_train, _, y_train, _ = holdout_split(spec, training_data)
+        client = registry.client()
+        run = client.create_run(
+            run_name=f"{spec.name}-{context.run.run_id[:8]}",
+            tags={"model": spec.name, "estimator": spec.estimator.class_path},
+            code_version=git_commit(),
+            source_info={
+                "dagster_run_id": context.run.run_id,
+                "dagster_job": context.job_name,
+                "asset_key": keys.trained_model.to_user_string(),
+            },
+        )
+        estimator = build_estimator(spec).fit(x_train, y_train)
+        train_metrics = model_metrics(spec, estimator, x_train, y_train)
+        when = now_ms()
+        client.log_batch(
+            run.run_id,
+            metrics=[Metric(f"train_{k}", v, 0, when) for k, v in train_metrics.items()],
+            params={"estimator": spec.estimator.class_path, **spec.estimator.params},
+        )
+        client.log_input(run.run_id, training_data, context="training")
+        artifact = client.log_model_artifact(
+            run.run_id, estimator, ARTIFACT_PATH, input_example=x_train.head(5)
+        )
+        client.set_terminated(run.run_id)
+        model_uri = f"runs:/{run.run_id}/{artifact.path}"
+        return dg.Output(
+            {"run_id": run.run_id, "model_uri": model_uri, "sha256": artifact.sha256},
+            metadata={
+                "registry_run_id": dg.MetadataValue.text(run.run_id),
+                "model_uri": dg.MetadataValue.text(model_uri),
+                "sha256": dg.MetadataValue.text(artifact.sha256),
+                **_float_metadata(train_metrics, "train_"),
+            },
+        )
+
+    @dg.asset(
+        key=keys.evaluation,
+        group_name=group,
+        kinds=task_kind,
+        ins={
+            "training_data": dg.AssetIn(keys.training_data),
+            "trained_model": dg.AssetIn(keys.trained_model),
+        },
+        description="Holdout metrics of the candidate and of the current Production version.",
+    )
+    def evaluation(
+        context: dg.AssetExecutionContext,
+        training_data: pd.DataFrame,
+        trained_model: dict[str, str],
+        registry: RegistryResource,
+    ) -> dg.Output[dict[str, Any]]:
+        _, x_test, _, y_test = holdout_split(spec, training_data)
+        client = registry.client()
+        candidate = load_model(trained_model["model_uri"], registry_uri=client.registry_uri)
+        metrics = model_metrics(spec, candidate, x_test, y_test)
+        client.log_batch(
+            trained_model["run_id"], metrics=[Metric(k, v, 0, now_ms()) for k, v in metrics.items()]
+        )
+        champion_version, champion_metrics, note = None, None, "no Production version yet"
+        try:
+            production = client.get_latest_versions(spec.name, ["Production"])
+        except ResourceDoesNotExist:
+            production = []
+        if production:
+            champion_version = production[0].version
+            try:
+                champion = load_model(production[0].uri, registry_uri=client.registry_uri)
+                champion_metrics = model_metrics(spec, champion, x_test, y_test)
+                note = f"version {champion_version} scored on the candidate's holdout"
+            except RegistryError as error:
+                note = f"version {champion_version} could not be scored: {error}"
+                context.log.warning(note)
+        label = f"champion v{champion_version}" if champion_version else "champion"
+        return dg.Output(
+            {
+                "metrics": metrics,
+                "champion_version": champion_version,
+                "champion_metrics": champion_metrics,
+            },
+            metadata={
+                **_float_metadata(metrics),
+                "comparison": dg.MetadataValue.md(
+                    comparison_markdown(metrics, champion_metrics, label)
+                ),
+                "champion": dg.MetadataValue.text(note),
+                "holdout_rows": dg.MetadataValue.int(len(x_test)),
+            },
+        )
+
+    check_specs = [
+        dg.AssetCheckSpec(name, asset=keys.registered_version, description=description)
+        for name, description in [
+            *(
+                (threshold_check_name(m), f"{m} on the holdout within the spec's bounds")
+                for m in spec.validation.thresholds
+            ),
+            (CHECK_NO_REGRESSION, "no worse than the current champion beyond the tolerance"),
+            (CHECK_ARTIFACT_LOADS, "the stored artifact verifies, loads and predicts"),
+            (CHECK_SIGNATURE, "the stored signature matches the training features"),
+        ]
+    ]
+
+    @dg.asset(
+        key=keys.registered_version,
+        group_name=group,
+        kinds=task_kind,
+        ins={
+            "training_data": dg.AssetIn(keys.training_data),
+            "trained_model": dg.AssetIn(keys.trained_model),
+            "evaluation": dg.AssetIn(keys.evaluation),
+        },
+        check_specs=check_specs,
+        description=f"The candidate registered as a new version of {spec.name}, in Staging.",
+    )
+    def registered_version(
+        context: dg.AssetExecutionContext,
+        training_data: pd.DataFrame,
+        trained_model: dict[str, str],
+        evaluation: dict[str, Any],
+        registry: RegistryResource,
+    ) -> dg.MaterializeResult:
+        client = registry.client()
+        _ensure_registered_model(client, spec)
+        mv = client.create_model_version(
+            spec.name,
+            trained_model["model_uri"],
+            run_id=trained_model["run_id"],
+            tags={"dagster_run_id": context.run.run_id, "dagster_asset": spec.asset_prefix},
+            description=f"Trained and registered by Dagster run {context.run.run_id}.",
+        )
+        client.transition_model_version_stage(
+            spec.name,
+            mv.version,
+            "Staging",
+            actor=promotion_actor(context),
+            reason=f"registered by Dagster run {context.run.run_id}",
+        )
+        results = validate(spec, client, mv.version, training_data, evaluation)
+        reasons = [
+            str(r.metadata["reason"].value)
+            for r in results
+            if not r.passed and "reason" in r.metadata
+        ]
+        client.record_validation(spec.name, mv.version, not reasons, reasons)
+        metrics = evaluation["metrics"]
+        label = (
+            f"champion v{evaluation['champion_version']}"
+            if evaluation["champion_version"]
+            else "champion"
+        )
+        return dg.MaterializeResult(
+            metadata={
+                "version": dg.MetadataValue.int(int(mv.version)),
+                "model_uri": dg.MetadataValue.text(mv.uri),
+                "registry_run_id": dg.MetadataValue.text(trained_model["run_id"]),
+                "sha256": dg.MetadataValue.text(mv.artifact_sha256 or ""),
+                "stage": dg.MetadataValue.text("Staging"),
+                "validation": dg.MetadataValue.text("passed" if not reasons else "failed"),
+                **_float_metadata(metrics),
+                "comparison": dg.MetadataValue.md(
+                    comparison_markdown(metrics, evaluation["champion_metrics"], label)
+                ),
+            },
+            check_results=results,
+        )
+
+    @dg.asset(
+        key=keys.production_version,
+        group_name=group,
+        kinds=task_kind,
+        deps=[keys.registered_version],
+        description=(
+            f"The version of {spec.name} in Production (and @champion). Materializing it "
+            "promotes a validated version; the promotion sensor does so automatically."
+        ),
+    )
+    def production_version(
+        context: dg.AssetExecutionContext, config: PromotionConfig, registry: RegistryResource
+    ) -> dg.MaterializeResult:
+        outcome = promote(
+            registry.client(),
+            spec.name,
+            config.version,
+            actor=promotion_actor(context),
+            reason=" ".join(filter(None, [config.reason, f"(promotion run {context.run.run_id})"])),
+        )
+        context.log.info(outcome.message)
+        return dg.MaterializeResult(
+            metadata={
+                "version": dg.MetadataValue.int(int(outcome.production_version or 0)),
+                "model_uri": dg.MetadataValue.text(
+                    f"models:/{spec.name}/{outcome.production_version}"
+                    if outcome.production_version
+                    else ""
+                ),
+                "promoted": dg.MetadataValue.bool(outcome.promoted),
+                "previous_version": dg.MetadataValue.text(outcome.previous_version or "none"),
+                "outcome": dg.MetadataValue.text(outcome.message),
+            }
+        )
+
+    training_job = dg.define_asset_job(
+        f"{spec.asset_prefix}_training",
+        selection=keys.training_chain,
+        description=f"Retrain {spec.name}: snapshot, train, evaluate, register and validate.",
+    )
+    promotion_job = dg.define_asset_job(
+        f"{spec.asset_prefix}_promotion",
+        selection=[keys.production_version],
+        description=f"Promote a validated version of {spec.name} to Production.",
+    )
+    schedule = dg.ScheduleDefinition(
+        name=f"{spec.asset_prefix}_retraining",
+        cron_schedule=spec.retrain.cron,
+        execution_timezone=spec.retrain.timezone,
+        job=training_job,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description=f"Retrain {spec.name} on a fresh snapshot ({spec.retrain.cron}).",
+    )
+    return ModelLifecycle(
+        spec=spec,
+        keys=keys,
+        assets=[training_data, trained_model, evaluation, registered_version, production_version],
+        training_job=training_job,
+        promotion_job=promotion_job,
+        schedule=schedule,
+    )
+
+
+def validate(
+    spec: ModelSpec,
+    client: Any,
+    version: str,
+    training_data: pd.DataFrame,
+    evaluation: dict[str, Any],
+) -> list[dg.AssetCheckResult]:
+    """Run every validation check of a registered version; failed results carry a `reason`."""
+    metrics = evaluation["metrics"]
+    results = []
+    threshold_failures = check_thresholds(spec, metrics)
+    for metric, bound in spec.validation.thresholds.items():
+        failures = [f for f in threshold_failures if f.startswith(f"{metric} ")]
+        results.append(
+            _result(
+                threshold_check_name(metric),
+                failures,
+                value=float(metrics.get(metric, float("nan"))),
+                min=bound.min,
+                max=bound.max,
+            )
+        )
+    regressions = check_regression(spec, metrics, evaluation["champion_metrics"])
+    results.append(
+        _result(
+            CHECK_NO_REGRESSION,
+            regressions,
+            champion_version=evaluation["champion_version"] or "none",
+        )
+    )
+    mv = client.get_model_version(spec.name, version)
+    x_train, x_test, _, y_test = holdout_split(spec, training_data)
+    load_problems: list[str] = []
+    problem = client.artifacts.verify(mv.artifact_sha256) if mv.artifact_sha256 else "no artifact"
+    if problem:
+        load_problems.append(problem)
+    else:
+        try:
+            loaded = load_model(mv.uri, registry_uri=client.registry_uri)
+            reloaded = model_metrics(spec, loaded, x_test, y_test)
+            if not all(np.isclose(reloaded[k], metrics[k]) for k in reloaded if k in metrics):
+                load_problems.append("the stored artifact scores differently from the candidate")
+        except RegistryError as error:
+            load_problems.append(f"loading failed: {error}")
+    results.append(_result(CHECK_ARTIFACT_LOADS, load_problems, sha256=mv.artifact_sha256 or ""))
+    expected = [[name, str(dtype)] for name, dtype in x_train.dtypes.items()]
+    stored = [[c["name"], c["dtype"]] for c in (mv.signature or {}).get("inputs", [])]
+    signature_problems = (
+        [] if stored == expected else [f"stored signature {stored} differs from {expected}"]
+    )
+    results.append(_result(CHECK_SIGNATURE, signature_problems, columns=len(expected)))
+    return results
+
+
+def _result(name: str, failures: list[str], **facts: Any) -> dg.AssetCheckResult:
+    metadata: dict[str, Any] = {k: v for k, v in facts.items() if v is not None}
+    if failures:
+        metadata["reason"] = "; ".join(failures)
+    return dg.AssetCheckResult(
+        check_name=name,
+        passed=not failures,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata=metadata,
+    )

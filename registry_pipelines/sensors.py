@@ -1,0 +1,120 @@
+"""The promotion sensor: one promotion run per version whose validation passed.
+
+It reads only Dagster's event log (registered-version materializations and the check
+evaluations of the same run tied to them), never the registry file, so it does not compete
+with runs for the file's lock; the promotion run itself writes the registry.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import dagster as dg
+
+from registry_pipelines.lifecycle import ModelLifecycle, PromotionConfig, check_names
+from registry_pipelines.specs import ModelSpec
+
+PROMOTION_SENSOR_NAME = "promotion_sensor"
+_BATCH = 100
+
+
+def _metadata_value(record: dg.EventLogRecord, key: str) -> object | None:
+    materialization = record.asset_materialization
+    entry = materialization.metadata.get(key) if materialization else None
+    return entry.value if entry is not None else None
+
+
+def validation_outcome(
+    instance: dg.DagsterInstance, record: dg.EventLogRecord, expected_checks: Sequence[str]
+) -> bool | None:
+    """True when every expected check of this materialization passed, False when one failed or
+    is missing from a finished run, None while its run may still record them."""
+    key = record.asset_key
+    evaluations = {}
+    for entry in instance.all_logs(
+        record.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
+    ):
+        evaluation = entry.dagster_event.event_specific_data if entry.dagster_event else None
+        target = getattr(evaluation, "target_materialization_data", None)
+        if evaluation is None or evaluation.asset_key != key:
+            continue
+        if target is not None and target.storage_id != record.storage_id:
+            continue
+        evaluations[evaluation.check_name] = evaluation.passed
+    if all(name in evaluations for name in expected_checks):
+        return all(evaluations[name] for name in expected_checks)
+    run = instance.get_run_by_id(record.run_id)
+    return None if run is not None and not run.is_finished else False
+
+
+def _production_version(instance: dg.DagsterInstance, key: dg.AssetKey) -> int:
+    event = instance.get_latest_materialization_event(key)
+    materialization = event.asset_materialization if event else None
+    entry = materialization.metadata.get("version") if materialization else None
+    return int(entry.value) if entry is not None else 0
+
+
+def _reason(record: dg.EventLogRecord, spec: ModelSpec) -> str:
+    metrics = ", ".join(
+        f"{name}={value:.4f}"
+        for name in spec.metrics
+        if isinstance(value := _metadata_value(record, name), float)
+    )
+    return f"validation passed in Dagster run {record.run_id}: {metrics}"
+
+
+def build_promotion_sensor(
+    lifecycles: Sequence[ModelLifecycle], minimum_interval_seconds: int = 5
+) -> dg.SensorDefinition:
+    """The sensor for every model whose promotion policy is `auto`."""
+    auto = [lc for lc in lifecycles if lc.spec.promotion.policy == "auto"]
+
+    @dg.sensor(
+        name=PROMOTION_SENSOR_NAME,
+        description="Promotes each registered version whose validation checks all passed.",
+        minimum_interval_seconds=minimum_interval_seconds,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        jobs=[lc.promotion_job for lc in auto],
+    )
+    def promotion_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+        cursor: dict[str, int] = json.loads(context.cursor) if context.cursor else {}
+        requests = []
+        for lc in auto:
+            spec, keys = lc.spec, lc.keys
+            expected = check_names(spec)
+            in_production = _production_version(context.instance, keys.production_version)
+            records = context.instance.fetch_materializations(
+                dg.AssetRecordsFilter(
+                    asset_key=keys.registered_version,
+                    after_storage_id=cursor.get(spec.asset_prefix),
+                ),
+                limit=_BATCH,
+                ascending=True,
+            ).records
+            for record in records:
+                passed = validation_outcome(context.instance, record, expected)
+                if passed is None:
+                    break
+                cursor[spec.asset_prefix] = record.storage_id
+                version = _metadata_value(record, "version")
+                if not passed or not isinstance(version, int) or version <= in_production:
+                    continue
+                config = PromotionConfig(version=version, reason=_reason(record, spec))
+                requests.append(
+                    dg.RunRequest(
+                        run_key=f"promote:{spec.name}:{version}",
+                        job_name=lc.promotion_job.name,
+                        run_config={
+                            "ops": {
+                                keys.production_version.to_python_identifier(): {
+                                    "config": config.model_dump()
+                                }
+                            }
+                        },
+                        tags={"registry/model": spec.name, "registry/version": str(version)},
+                    )
+                )
+        return dg.SensorResult(run_requests=requests, cursor=json.dumps(cursor, sort_keys=True))
+
+    return promotion_sensor
