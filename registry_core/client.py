@@ -175,8 +175,6 @@ class RegistryClient:
         inside the artifact store, and the artifact it names is recorded with the version."""
         source = validate_source(source, self.artifacts.root)
         artifact = self._artifact_for_source(source)
-        if run_id is None and source.startswith("runs:/"):
-            run_id = parse_uri(source).run_id
         return self._store.create_model_version(
             name, source, run_id, tags, run_link, description, artifact
         )
@@ -208,19 +206,18 @@ class RegistryClient:
         self._store.delete_model_version_tag(name, version, key)
 
     def record_validation(
-        self, name: str, version: int | str, passed: bool, reasons: list[str] | None = None
+        self,
+        name: str,
+        version: int | str,
+        failures: list[str],
+        metrics: dict[str, float] | None = None,
+        actor: str | None = None,
     ) -> None:
-        """Tag a version `validation=passed|failed` (with `validation_reasons` when it failed)."""
-        if passed:
-            self._store.set_model_version_tags(
-                name, version, {"validation": "passed"}, remove=["validation_reasons"]
-            )
-        else:
-            self._store.set_model_version_tags(
-                name,
-                version,
-                {"validation": "failed", "validation_reasons": "; ".join(reasons or [])[:5000]},
-            )
+        """Record a validation outcome: tag `validation=passed|failed` (and the reasons) and
+        emit `model_version.validation_passed|failed` to webhooks, in one transaction."""
+        self._store.record_validation(
+            name, version, failures, metrics or {}, actor or config.default_actor()
+        )
 
     def get_model_version_download_uri(self, name: str, version: int | str) -> str:
         return self._store.get_model_version(name, version).source

@@ -16,6 +16,7 @@ from registry_core.errors import InvalidState, ResourceDoesNotExist
 from registry_core.fingerprint import DataFingerprint
 from registry_core.signature import ModelSignature
 from registry_core.store.duckdb_store import now_ms
+from registry_core.uris import RunUri, parse_uri
 
 _local = threading.local()
 
@@ -214,4 +215,6 @@ def register_model(model_uri: str, name: str, tags: dict[str, Any] | None = None
             client.get_registered_model(name)
         except ResourceDoesNotExist:
             client.create_registered_model(name)
-        return client.create_model_version(name, model_uri, tags=tags)
+        parsed = parse_uri(model_uri)
+        run_id = parsed.run_id if isinstance(parsed, RunUri) else None
+        return client.create_model_version(name, model_uri, run_id=run_id, tags=tags)

@@ -9,6 +9,7 @@ from registry_pipelines.lifecycle import build_lifecycle
 from registry_pipelines.resources import RegistryResource
 from registry_pipelines.sensors import build_promotion_sensor
 from registry_pipelines.specs import load_specs
+from registry_pipelines.webhook_sensor import webhook_sensor
 
 LIFECYCLES = [build_lifecycle(spec) for spec in load_specs()]
 
@@ -28,7 +29,7 @@ defs = dg.Definitions(
         rollback_job,
     ],
     schedules=[lc.schedule for lc in LIFECYCLES],
-    sensors=[build_promotion_sensor(LIFECYCLES)],
+    sensors=[build_promotion_sensor(LIFECYCLES), webhook_sensor],
     resources={"registry": RegistryResource()},
 )
 

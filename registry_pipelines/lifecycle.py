@@ -320,7 +320,9 @@ def build_lifecycle(spec: ModelSpec) -> ModelLifecycle:
             for r in results
             if not r.passed and "reason" in r.metadata
         ]
-        client.record_validation(spec.name, mv.version, not reasons, reasons)
+        client.record_validation(
+            spec.name, mv.version, reasons, evaluation["metrics"], actor=promotion_actor(context)
+        )
         metrics = evaluation["metrics"]
         label = (
             f"champion v{evaluation['champion_version']}"

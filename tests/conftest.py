@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from registry_core.client import RegistryClient
+from registry_core.errors import RegistryError
 
 
 @pytest.fixture
@@ -18,6 +20,13 @@ def registry_path(tmp_path: Path) -> Path:
 @pytest.fixture
 def client(registry_path: Path) -> RegistryClient:
     return RegistryClient(registry_path)
+
+
+def error_code(call: Callable[[], object]) -> str:
+    """The error code of the RegistryError that `call` raises (the test fails if it does not)."""
+    with pytest.raises(RegistryError) as caught:
+        call()
+    return caught.value.error_code
 
 
 def next_millisecond() -> int:

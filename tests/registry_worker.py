@@ -7,6 +7,7 @@ Run as `python -m tests.registry_worker MODE REGISTRY MODEL [COUNT]`. Every work
 from __future__ import annotations
 
 import sys
+import time
 
 from registry_core.client import RegistryClient
 from registry_core.errors import RegistryError
@@ -49,10 +50,12 @@ def log_models(registry: str, model: str) -> None:
 
 
 def read(client: RegistryClient, model: str, expected: int) -> None:
-    """Poll until `expected` versions are visible; print the number of polls and of errors."""
+    """Poll until `expected` versions are visible (for at most two minutes); print the number
+    of polls and of errors."""
     polls = errors = 0
     seen = 0
-    while seen < expected:
+    deadline = time.monotonic() + 120
+    while seen < expected and time.monotonic() < deadline:
         polls += 1
         try:
             seen = len(client.search_model_versions(f"name = '{model}'"))

@@ -46,7 +46,11 @@ def test_four_writers_and_a_reader(registry_path: Path) -> None:
     writers = [start_worker("register", str(registry_path), "shared", "50") for _ in range(4)]
     reader = start_worker("read", str(registry_path), "shared", "200")
     go(*writers, reader)
-    outputs = [process.communicate(timeout=240) for process in [*writers, reader]]
+    try:
+        outputs = [process.communicate(timeout=240) for process in [*writers, reader]]
+    finally:
+        for process in [*writers, reader]:
+            process.kill()
     for process, (_out, err) in zip([*writers, reader], outputs, strict=True):
         assert process.returncode == 0, err
         assert "error" not in err.lower(), err

@@ -5,13 +5,8 @@ from __future__ import annotations
 import pytest
 
 from registry_core.client import RegistryClient
-from registry_core.errors import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST, RegistryError
-
-
-def error_code(call) -> str:
-    with pytest.raises(RegistryError) as caught:
-        call()
-    return caught.value.error_code
+from registry_core.errors import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST
+from tests.conftest import error_code
 
 
 @pytest.fixture

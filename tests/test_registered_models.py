@@ -11,12 +11,7 @@ from registry_core.errors import (
     RESOURCE_DOES_NOT_EXIST,
     RegistryError,
 )
-
-
-def error_code(call) -> str:
-    with pytest.raises(RegistryError) as caught:
-        call()
-    return caught.value.error_code
+from tests.conftest import error_code
 
 
 def test_create_and_get(client: RegistryClient) -> None:

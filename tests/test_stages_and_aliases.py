@@ -6,12 +6,7 @@ import pytest
 
 from registry_core.client import RegistryClient
 from registry_core.errors import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST, RegistryError
-
-
-def error_code(call) -> str:
-    with pytest.raises(RegistryError) as caught:
-        call()
-    return caught.value.error_code
+from tests.conftest import error_code
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -88,6 +88,17 @@ class RegistryStore(ABC):
 
     @abstractmethod
     def delete_model_version_tag(self, name: str, version: int | str, key: str) -> None: ...
+
+    @abstractmethod
+    def record_validation(
+        self,
+        name: str,
+        version: int | str,
+        failures: Sequence[str],
+        metrics: dict[str, float],
+        actor: str,
+    ) -> None:
+        """Tag a version with its validation outcome and emit it, in one transaction."""
 
     @abstractmethod
     def transition_model_version_stage(

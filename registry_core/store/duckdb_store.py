@@ -28,22 +28,16 @@ from registry_core.errors import (
     ResourceAlreadyExists,
     ResourceDoesNotExist,
 )
-from registry_core.search_filter import (
-    decode_page_token,
-    encode_page_token,
-    parse_filter,
-    parse_order_by,
-    validate_max_results,
-)
 from registry_core.store.base import RegistryStore
 from registry_core.store.connection import ConnectionManager
-from registry_core.store.filter_sql import compile_filter, compile_order_by
+from registry_core.store.filter_sql import plan_search
 from registry_core.store.migrations import (
     SCHEMA_VERSION,
     VERSION_KEY_FACTOR,
     current_version,
     version_key,
 )
+from registry_core.store.outbox import record_event
 
 _VERSION_COLUMNS = """
     mv.vkey, mv.version, mv.source, mv.run_id, mv.run_link, mv.current_stage, mv.status,
@@ -341,7 +335,9 @@ class DuckDBStore(RegistryStore):
         to_stage: str | None = None,
         alias: str | None = None,
         from_version: int | None = None,
+        run_id: str | None = None,
     ) -> None:
+        """Append to the history and, in the same transaction, to the webhook outbox."""
         conn.execute(
             "INSERT INTO history (id, model_id, model_name, version, event, from_version, "
             "from_stage, to_stage, alias, actor, reason, timestamp) "
@@ -360,6 +356,30 @@ class DuckDBStore(RegistryStore):
                 when,
             ],
         )
+        base = {"name": model_name, "version": str(version), "actor": actor}
+        if event == "stage":
+            entity, action = "model_version", "stage_transitioned"
+            data = {
+                **base,
+                "from_stage": from_stage,
+                "to_stage": to_stage,
+                "reason": reason,
+                "run_id": run_id,
+            }
+        elif event == "version_deleted":
+            entity, action, data = "model_version", "deleted", {**base, "stage": from_stage}
+        elif event == "alias_set":
+            entity, action = "model_version_alias", "set"
+            data = {
+                **base,
+                "alias": alias,
+                "reason": reason,
+                "previous_version": None if from_version is None else str(from_version),
+            }
+        else:
+            entity, action = "model_version_alias", "deleted"
+            data = {**base, "alias": alias, "reason": reason}
+        record_event(conn, entity, action, data, when)
 
     def _set_stage(
         self,
@@ -373,11 +393,11 @@ class DuckDBStore(RegistryStore):
         reason: str | None,
         when: int,
     ) -> None:
-        conn.execute(
+        (run_id,) = conn.execute(
             "UPDATE model_versions SET current_stage = ?, last_updated_timestamp = ? "
-            "WHERE vkey = ?",
+            "WHERE vkey = ? RETURNING run_id",
             [to_stage, when, version_key(model_id, version)],
-        )
+        ).fetchone()
         self._record(
             conn,
             model_id,
@@ -389,6 +409,7 @@ class DuckDBStore(RegistryStore):
             when,
             from_stage=from_stage,
             to_stage=to_stage,
+            run_id=run_id,
         )
 
     # -- registered models ---------------------------------------------------------------
@@ -413,6 +434,13 @@ class DuckDBStore(RegistryStore):
                     "INSERT INTO registered_model_tags VALUES (?, ?, ?)",
                     [[model_id, k, v] for k, v in clean_tags.items()],
                 )
+            record_event(
+                conn,
+                "registered_model",
+                "created",
+                {"name": name, "description": description, "tags": clean_tags},
+                when,
+            )
             return self._registered_model(conn, name)
 
     def get_registered_model(self, name: str) -> RegisteredModel:
@@ -430,9 +458,13 @@ class DuckDBStore(RegistryStore):
                 ).fetchone()
             ):
                 raise ResourceAlreadyExists(f"Registered Model (name={new_name}) already exists.")
+            when = now_ms()
             conn.execute(
                 "UPDATE registered_models SET name = ?, last_updated_timestamp = ? WHERE id = ?",
-                [new_name, now_ms(), model_id],
+                [new_name, when, model_id],
+            )
+            record_event(
+                conn, "registered_model", "renamed", {"name": new_name, "old_name": name}, when
             )
             return self._registered_model(conn, new_name)
 
@@ -458,6 +490,7 @@ class DuckDBStore(RegistryStore):
             for table in ("model_versions", "registered_model_tags", "registered_model_aliases"):
                 conn.execute(f"DELETE FROM {table} WHERE model_id = ?", [model_id])
             conn.execute("DELETE FROM registered_models WHERE id = ?", [model_id])
+            record_event(conn, "registered_model", "deleted", {"name": name}, now_ms())
 
     def search_registered_models(
         self,
@@ -466,27 +499,23 @@ class DuckDBStore(RegistryStore):
         order_by: list[str] | None = None,
         page_token: str | None = None,
     ) -> PagedList:
-        limit = validate_max_results(max_results, "registered_model")
-        where, params = compile_filter(
-            parse_filter(filter_string, "registered_model"), "registered_model"
+        plan = plan_search("registered_model", filter_string, max_results, order_by, page_token)
+        page = (
+            f"FROM registered_models rm WHERE {plan.where} ORDER BY {plan.order} LIMIT ? OFFSET ?"
         )
-        order, order_params = compile_order_by(
-            parse_order_by(order_by, "registered_model"), "registered_model"
-        )
-        offset = decode_page_token(page_token)
-        page = f"FROM registered_models rm WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?"
-        page_params = [*params, *order_params, limit, offset]
         with self.manager.connection() as conn:
             rows = conn.execute(
                 "SELECT rm.id, rm.name, rm.description, rm.creation_timestamp, "
-                f"rm.last_updated_timestamp {page.replace('LIMIT ?', 'LIMIT ? + 1')}",
-                page_params,
+                f"rm.last_updated_timestamp {page}",
+                plan.page_params,
             ).fetchall()
             models = self._registered_models(
-                conn, rows[:limit], f"SELECT rm.id {page}", page_params
+                conn,
+                rows[: plan.limit],
+                f"SELECT rm.id {page}",
+                [*plan.params, plan.limit, plan.offset],
             )
-        token = encode_page_token(offset + limit) if len(rows) > limit else None
-        return PagedList(models, token)
+        return PagedList(models, plan.next_token(len(rows)))
 
     def set_registered_model_tag(self, name: str, key: str, value: Any) -> None:
         check.tag_key(key)
@@ -567,6 +596,20 @@ class DuckDBStore(RegistryStore):
                     f"INSERT INTO model_version_tags VALUES {marks}",
                     [item for k, v in clean_tags.items() for item in (vkey, k, v)],
                 )
+            record_event(
+                conn,
+                "model_version",
+                "created",
+                {
+                    "name": name,
+                    "version": str(number),
+                    "source": source,
+                    "run_id": run_id,
+                    "description": description,
+                    "tags": clean_tags,
+                },
+                when,
+            )
         return ModelVersion(
             name=name,
             version=str(number),
@@ -639,23 +682,12 @@ class DuckDBStore(RegistryStore):
         order_by: list[str] | None = None,
         page_token: str | None = None,
     ) -> PagedList:
-        limit = validate_max_results(max_results, "model_version")
-        where, params = compile_filter(
-            parse_filter(filter_string, "model_version"), "model_version"
-        )
-        order, order_params = compile_order_by(
-            parse_order_by(order_by, "model_version"), "model_version"
-        )
-        offset = decode_page_token(page_token)
+        plan = plan_search("model_version", filter_string, max_results, order_by, page_token)
         with self.manager.connection() as conn:
             versions = self._versions(
-                conn,
-                where,
-                [*params, *order_params, limit + 1, offset],
-                f"ORDER BY {order} LIMIT ? OFFSET ?",
+                conn, plan.where, plan.page_params, f"ORDER BY {plan.order} LIMIT ? OFFSET ?"
             )
-        token = encode_page_token(offset + limit) if len(versions) > limit else None
-        return PagedList(versions[:limit], token)
+        return PagedList(versions[: plan.limit], plan.next_token(len(versions)))
 
     def set_model_version_tag(self, name: str, version: int | str, key: str, value: Any) -> None:
         check.tag_key(key)
@@ -667,36 +699,71 @@ class DuckDBStore(RegistryStore):
                 "ON CONFLICT DO UPDATE SET value = excluded.value",
                 [version_key(model_id, number), key, text],
             )
+            record_event(
+                conn,
+                "model_version_tag",
+                "set",
+                {"name": name, "version": str(number), "key": key, "value": text},
+                now_ms(),
+            )
 
-    def set_model_version_tags(
-        self, name: str, version: int | str, tags: dict[str, Any], remove: Sequence[str] = ()
+    def record_validation(
+        self,
+        name: str,
+        version: int | str,
+        failures: Sequence[str],
+        metrics: dict[str, float],
+        actor: str,
     ) -> None:
-        """Set several tags and remove others on a version, in one transaction."""
-        clean = check.tags(tags)
-        for key in remove:
-            check.tag_key(key)
+        """Tag a version `validation=passed|failed` and emit the outcome, in one transaction."""
+        passed = not failures
+        reasons = "; ".join(failures)[: check.MAX_TAG_VALUE_LENGTH]
         with self.manager.transaction() as conn:
             model_id, number, _ = self._require_version(conn, name, version)
             vkey = version_key(model_id, number)
-            for key in remove:
-                conn.execute(
-                    "DELETE FROM model_version_tags WHERE vkey = ? AND key = ?", [vkey, key]
-                )
-            for key, text in clean.items():
-                conn.execute(
-                    "INSERT INTO model_version_tags VALUES (?, ?, ?) "
-                    "ON CONFLICT DO UPDATE SET value = excluded.value",
-                    [vkey, key, text],
-                )
+            conn.execute(
+                "DELETE FROM model_version_tags WHERE vkey = ? "
+                "AND key IN ('validation', 'validation_reasons')",
+                [vkey],
+            )
+            tags = [[vkey, "validation", "passed" if passed else "failed"]]
+            if not passed:
+                tags.append([vkey, "validation_reasons", reasons])
+            conn.executemany("INSERT INTO model_version_tags VALUES (?, ?, ?)", tags)
+            (run_id,) = conn.execute(
+                "SELECT run_id FROM model_versions WHERE vkey = ?", [vkey]
+            ).fetchone()
+            record_event(
+                conn,
+                "model_version",
+                "validation_passed" if passed else "validation_failed",
+                {
+                    "name": name,
+                    "version": str(number),
+                    "run_id": run_id,
+                    "metrics": {k: float(v) for k, v in metrics.items()},
+                    "failures": list(failures),
+                    "actor": actor,
+                },
+                now_ms(),
+            )
 
     def delete_model_version_tag(self, name: str, version: int | str, key: str) -> None:
         check.tag_key(key)
         with self.manager.transaction() as conn:
             model_id, number, _ = self._require_version(conn, name, version)
-            conn.execute(
-                "DELETE FROM model_version_tags WHERE vkey = ? AND key = ?",
+            deleted = conn.execute(
+                "DELETE FROM model_version_tags WHERE vkey = ? AND key = ? RETURNING key",
                 [version_key(model_id, number), key],
-            )
+            ).fetchone()
+            if deleted:
+                record_event(
+                    conn,
+                    "model_version_tag",
+                    "deleted",
+                    {"name": name, "version": str(number), "key": key},
+                    now_ms(),
+                )
 
     # -- stages --------------------------------------------------------------------------
 

@@ -8,9 +8,21 @@ whitelists below; every key, value and pattern is bound as a `?` parameter.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from registry_core.errors import InvalidParameterValue
-from registry_core.search_filter import IN_OPS, NUMERIC_OPS, Comparison, Kind, OrderKey
+from registry_core.search_filter import (
+    IN_OPS,
+    NUMERIC_OPS,
+    Comparison,
+    Kind,
+    OrderKey,
+    decode_page_token,
+    encode_page_token,
+    parse_filter,
+    parse_order_by,
+    validate_max_results,
+)
 
 _COLUMNS: Mapping[Kind, Mapping[str, str]] = {
     "registered_model": {"name": "rm.name"},
@@ -163,3 +175,38 @@ def compile_order_by(keys: Sequence[OrderKey], kind: Kind) -> tuple[str, list[ob
     if not parts:
         raise InvalidParameterValue("order_by needs at least one key.")
     return ", ".join(parts), params
+
+
+@dataclass(frozen=True)
+class SearchPlan:
+    """A search compiled for SQL: WHERE and ORDER BY bodies, their parameters, and the page."""
+
+    where: str
+    order: str
+    params: list[object]
+    limit: int
+    offset: int
+
+    @property
+    def page_params(self) -> list[object]:
+        """Parameters for `WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?`, one row extra so
+        the caller can tell whether another page follows."""
+        return [*self.params, self.limit + 1, self.offset]
+
+    def next_token(self, fetched: int) -> str | None:
+        """The page token of the next page, or None when `fetched` rows end the results."""
+        return encode_page_token(self.offset + self.limit) if fetched > self.limit else None
+
+
+def plan_search(
+    kind: Kind,
+    filter_string: str | None,
+    max_results: object,
+    order_by: list[str] | None,
+    page_token: str | None,
+) -> SearchPlan:
+    """Parse, validate and compile a search's filter, ordering, page size and page token."""
+    limit = validate_max_results(max_results, kind)
+    where, params = compile_filter(parse_filter(filter_string, kind), kind)
+    order, order_params = compile_order_by(parse_order_by(order_by, kind), kind)
+    return SearchPlan(where, order, [*params, *order_params], limit, decode_page_token(page_token))

@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import duckdb
 
@@ -49,6 +49,13 @@ _DELIVERIES_JOINED = (
 )
 _ATTEMPT_COLUMNS = (
     "delivery_id, number, timestamp, status_code, latency_ms, error, outcome, deliverer"
+)
+_RECORDED_SQL = (
+    "SELECT unnest(?::VARCHAR[]) AS delivery_id, unnest(?::INTEGER[]) AS number, "
+    "unnest(?::BIGINT[]) AS timestamp, unnest(?::INTEGER[]) AS status_code, "
+    "unnest(?::BIGINT[]) AS latency_ms, unnest(?::VARCHAR[]) AS error, "
+    "unnest(?::VARCHAR[]) AS outcome, unnest(?::VARCHAR[]) AS deliverer, "
+    "unnest(?::VARCHAR[]) AS status, unnest(?::BIGINT[]) AS next_attempt_at"
 )
 _NEW_DELIVERY_ID_SQL = "'msg_' || replace(gen_random_uuid()::VARCHAR, '-', '')"
 
@@ -98,6 +105,14 @@ class Claim:
     action: str
     timestamp: int
     data: dict[str, Any]
+
+
+class AttemptResult(NamedTuple):
+    """An attempt with the delivery status it leads to and when to try next (if ever)."""
+
+    attempt: DeliveryAttempt
+    status: str
+    next_attempt_at: int | None
 
 
 def _webhook_from_row(row: Sequence[Any]) -> Webhook:
@@ -253,12 +268,16 @@ class OutboxStore:
         if not new_events:
             return
         last = new_events[-1][0]
-        pairs = [
-            (webhook_id, event_id)
+        active = [
+            (webhook_id, json.loads(patterns), cursor)
             for webhook_id, patterns, status, cursor in hooks
             if status != WEBHOOK_DISABLED
+        ]
+        pairs = [
+            (webhook_id, event_id)
+            for webhook_id, patterns, cursor in active
             for event_id, entity, action in new_events
-            if event_id > cursor and ev.matches(json.loads(patterns), ev.event_name(entity, action))
+            if event_id > cursor and ev.matches(patterns, ev.event_name(entity, action))
         ]
         if pairs:
             conn.execute(
@@ -287,12 +306,11 @@ class OutboxStore:
     ) -> list[Claim]:
         """Lease the deliveries to `owner`, first recording any expired lease as abandoned."""
         conn.execute(
-            f"INSERT INTO webhook_delivery_attempts SELECT nextval('webhook_attempt_id_seq'), "
-            "id, attempts, ?, NULL, NULL, 'deliverer ' || lease_owner || ' claimed it and did "
-            f"not report back before its lease expired', '{OUTCOME_ABANDONED}', lease_owner "
-            "FROM webhook_deliveries WHERE id IN (SELECT unnest(?::VARCHAR[])) "
-            "AND lease_owner IS NOT NULL",
-            [now_ms, ids],
+            "INSERT INTO webhook_delivery_attempts SELECT nextval('webhook_attempt_id_seq'), id, "
+            "attempts, ?, NULL, NULL, 'deliverer ' || lease_owner || ' claimed it and did not "
+            "report back before its lease expired', ?, lease_owner FROM webhook_deliveries "
+            "WHERE id IN (SELECT unnest(?::VARCHAR[])) AND lease_owner IS NOT NULL",
+            [now_ms, OUTCOME_ABANDONED, ids],
         )
         conn.execute(
             "UPDATE webhook_deliveries SET attempts = attempts + 1, lease_owner = ?, "
@@ -364,47 +382,39 @@ class OutboxStore:
             )
             return self._claim(conn, [delivery_id], owner, now_ms, lease_ms)[0]
 
-    def record_attempt(
-        self, attempt: DeliveryAttempt, status: str, next_attempt_at: int | None, now_ms: int
-    ) -> None:
-        """Store an attempt and, if its deliverer still holds the lease, the delivery's new state.
+    def record_attempts(self, results: Sequence[AttemptResult], now_ms: int) -> None:
+        """Store attempts and, where their deliverer still holds the lease, the new states.
 
         A success is recorded even after the lease was lost, since the receiver has the event.
         """
+        attempts = [result.attempt for result in results]
+        columns = [
+            [a.delivery_id for a in attempts],
+            [a.number for a in attempts],
+            [a.timestamp for a in attempts],
+            [a.status_code for a in attempts],
+            [a.latency_ms for a in attempts],
+            [a.error for a in attempts],
+            [a.outcome for a in attempts],
+            [a.deliverer for a in attempts],
+            [result.status for result in results],
+            [result.next_attempt_at for result in results],
+        ]
         with self.manager.transaction() as conn:
             conn.execute(
                 "INSERT INTO webhook_delivery_attempts SELECT nextval('webhook_attempt_id_seq'), "
-                "?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS "
-                "(SELECT 1 FROM webhook_deliveries WHERE id = ?)",
-                [
-                    attempt.delivery_id,
-                    attempt.number,
-                    attempt.timestamp,
-                    attempt.status_code,
-                    attempt.latency_ms,
-                    attempt.error,
-                    attempt.outcome,
-                    attempt.deliverer,
-                    attempt.delivery_id,
-                ],
+                f"{_ATTEMPT_COLUMNS} FROM ({_RECORDED_SQL}) "
+                "WHERE delivery_id IN (SELECT id FROM webhook_deliveries)",
+                columns,
             )
             conn.execute(
-                "UPDATE webhook_deliveries SET status = ?, next_attempt_at = ?, "
-                "lease_owner = NULL, lease_expires_at = NULL, last_status_code = ?, "
-                "last_error = ?, last_updated_timestamp = ? WHERE id = ? AND status <> ? "
-                "AND (? OR (lease_owner = ? AND attempts = ?))",
-                [
-                    status,
-                    next_attempt_at,
-                    attempt.status_code,
-                    attempt.error,
-                    now_ms,
-                    attempt.delivery_id,
-                    DELIVERY_DELIVERED,
-                    status == DELIVERY_DELIVERED,
-                    attempt.deliverer,
-                    attempt.number,
-                ],
+                "UPDATE webhook_deliveries d SET status = r.status, "
+                "next_attempt_at = r.next_attempt_at, lease_owner = NULL, "
+                "lease_expires_at = NULL, last_status_code = r.status_code, last_error = r.error, "
+                f"last_updated_timestamp = ? FROM ({_RECORDED_SQL}) r WHERE d.id = r.delivery_id "
+                "AND d.status <> ? AND (r.status = ? OR "
+                "(d.lease_owner = r.deliverer AND d.attempts = r.number))",
+                [now_ms, *columns, DELIVERY_DELIVERED, DELIVERY_DELIVERED],
             )
 
     # -- history -------------------------------------------------------------------------

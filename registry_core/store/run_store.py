@@ -13,16 +13,9 @@ import duckdb
 from registry_core import validation as check
 from registry_core.entities import Metric, PagedList, Run, RunArtifact
 from registry_core.errors import InvalidParameterValue, ResourceDoesNotExist
-from registry_core.search_filter import (
-    decode_page_token,
-    encode_page_token,
-    parse_filter,
-    parse_order_by,
-    validate_max_results,
-)
 from registry_core.store.connection import ConnectionManager
 from registry_core.store.duckdb_store import now_ms
-from registry_core.store.filter_sql import compile_filter, compile_order_by
+from registry_core.store.filter_sql import plan_search
 
 RUN_STATUSES = ("RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED")
 _RUN_ID = re.compile(r"^[A-Za-z0-9][\w-]{0,255}$")
@@ -230,19 +223,12 @@ class DuckDBRunStore:
         order_by: list[str] | None = None,
         page_token: str | None = None,
     ) -> PagedList:
-        limit = validate_max_results(max_results, "run")
-        where, params = compile_filter(parse_filter(filter_string, "run"), "run")
-        order, order_params = compile_order_by(parse_order_by(order_by, "run"), "run")
-        offset = decode_page_token(page_token)
+        plan = plan_search("run", filter_string, max_results, order_by, page_token)
         with self.manager.connection() as conn:
             runs = self._runs(
-                conn,
-                where,
-                [*params, *order_params, limit + 1, offset],
-                f"ORDER BY {order} LIMIT ? OFFSET ?",
+                conn, plan.where, plan.page_params, f"ORDER BY {plan.order} LIMIT ? OFFSET ?"
             )
-        token = encode_page_token(offset + limit) if len(runs) > limit else None
-        return PagedList(runs[:limit], token)
+        return PagedList(runs[: plan.limit], plan.next_token(len(runs)))
 
     def delete_run(self, rid: str) -> None:
         """Delete a run and its records; versions that link to it keep their own artifact."""

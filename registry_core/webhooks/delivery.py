@@ -28,7 +28,7 @@ import httpx
 
 from registry_core import config
 from registry_core.errors import InvalidParameterValue
-from registry_core.store.outbox import Claim, OutboxStore
+from registry_core.store.outbox import AttemptResult, Claim, OutboxStore
 from registry_core.webhooks import events as ev
 from registry_core.webhooks.entities import (
     DELIVERY_DEAD_LETTER,
@@ -216,8 +216,9 @@ class WebhookDeliverer:
                 )
                 if not claims:
                     break
-                for attempt in pool.map(partial(self._attempt, http), claims):
-                    outcomes[attempt.outcome] += 1
+                results = list(pool.map(partial(self._send, http), claims))
+                self.outbox.record_attempts(results, self._now_ms())
+                outcomes.update(result.attempt.outcome for result in results)
         return DeliverySummary(
             delivered=outcomes[OUTCOME_DELIVERED],
             retrying=outcomes[OUTCOME_RETRY],
@@ -227,20 +228,24 @@ class WebhookDeliverer:
 
     def send_test(self, name: str) -> DeliveryAttempt:
         """Send a `webhook.test` event to one webhook now and return the attempt."""
-        claim = self.outbox.claim_test(name, self.owner, self._now_ms(), self._lease_ms)
-        with self._http() as http:
-            return self._attempt(http, claim)
+        return self._send_now(
+            self.outbox.claim_test(name, self.owner, self._now_ms(), self._lease_ms)
+        )
 
     def redeliver(self, delivery_id: str) -> DeliveryAttempt:
         """Send a delivery again now (same id), with a fresh budget of attempts."""
-        claim = self.outbox.claim_redelivery(
-            delivery_id, self.owner, self._now_ms(), self._lease_ms
+        return self._send_now(
+            self.outbox.claim_redelivery(delivery_id, self.owner, self._now_ms(), self._lease_ms)
         )
-        with self._http() as http:
-            return self._attempt(http, claim)
 
-    def _attempt(self, http: httpx.Client, claim: Claim) -> DeliveryAttempt:
-        """POST one claimed delivery with no registry lock held, then record what happened."""
+    def _send_now(self, claim: Claim) -> DeliveryAttempt:
+        with self._http() as http:
+            result = self._send(http, claim)
+        self.outbox.record_attempts([result], self._now_ms())
+        return result.attempt
+
+    def _send(self, http: httpx.Client, claim: Claim) -> AttemptResult:
+        """POST one claimed delivery, with no registry lock held, and judge the answer."""
         body = request_body(claim)
         started = self.clock()
         headers = signed_headers(claim.delivery_id, int(started), body, claim.secret)
@@ -258,8 +263,7 @@ class WebhookDeliverer:
             outcome=outcome,
             deliverer=self.owner,
         )
-        self.outbox.record_attempt(attempt, status, next_attempt_at, self._now_ms())
-        return attempt
+        return AttemptResult(attempt, status, next_attempt_at)
 
     def _decide(self, claim: Claim, answer: _Answer) -> tuple[str, str, int | None]:
         """The attempt's outcome, the delivery's new status and when to try next."""

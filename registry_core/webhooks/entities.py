@@ -101,7 +101,8 @@ class DeliverySummary:
     def __str__(self) -> str:
         if not self.attempts:
             return "no webhook delivery was due"
+        noun = "attempt" if self.attempts == 1 else "attempts"
         return (
-            f"{self.attempts} webhook attempts: {self.delivered} delivered, {self.retrying} to "
+            f"{self.attempts} webhook {noun}: {self.delivered} delivered, {self.retrying} to "
             f"retry, {self.failed} failed, {self.dead_lettered} dead-lettered"
         )

@@ -47,6 +47,11 @@ class Received:
         return json.loads(self.body)
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # the default 5 drops concurrent connects: 1 s SYN retries
+
+
 class Receiver:
     """A ThreadingHTTPServer that checks signatures (401 when wrong) and answers from a script.
 
@@ -60,7 +65,7 @@ class Receiver:
         self.received: list[Received] = []
         self.port = 0
         self._changed = threading.Condition()
-        self._server: ThreadingHTTPServer | None = None
+        self._server: _Server | None = None
         self.start()
 
     @property
@@ -87,11 +92,10 @@ class Receiver:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        server.daemon_threads = True
+        server = _Server(("127.0.0.1", self.port), Handler)
         self.port = server.server_port
         self._server = server
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True).start()
 
     def stop(self) -> None:
         """Stop listening: connections are refused until `start`."""
@@ -159,7 +163,7 @@ def clock() -> Clock:
 def promote(client: RegistryClient, name: str = "churn") -> None:
     """Register `name` version 1 (run r1) and move it to Production as alice."""
     client.create_registered_model(name)
-    client.create_model_version(name, "runs:/r1/model")
+    client.create_model_version(name, "runs:/r1/model", run_id="r1")
     client.transition_model_version_stage(
         name, 1, "Production", actor="alice", reason="beats the champion"
     )

@@ -252,6 +252,7 @@ def test_test_webhook_sends_to_that_webhook_only(
 
     attempt = client.test_webhook("ci")
 
+    assert attempt.succeeded
     assert (attempt.status_code, attempt.outcome) == (200, OUTCOME_DELIVERED)
     assert client.deliver_webhooks().attempts == 0
     (request,) = receiver.received
