@@ -193,23 +193,28 @@ class DuckDBStore(RegistryStore):
         if not rows:
             return []
         keys = [row[0] for row in rows]
+        alias_key = f"a.model_id * {VERSION_KEY_FACTOR} + a.version"
         if len(keys) <= _FEW_VERSIONS:
+            # A literal key list lets the ART index serve the tag lookup; a join would scan.
             marks = ", ".join("?" for _ in keys)
-            page, page_params = f"SELECT unnest([{marks}]) AS vkey", keys
+            extras = (
+                "SELECT t.vkey, t.key, t.value FROM model_version_tags t "
+                f"WHERE t.vkey IN ({marks}) UNION ALL "
+                f"SELECT {alias_key}, NULL, a.alias FROM registered_model_aliases a "
+                f"WHERE {alias_key} IN ({marks})"
+            )
+            extras_params = [*keys, *keys]
         else:
-            page = f"SELECT mv.vkey {_VERSIONS_JOINED} WHERE {where} {tail}"
-            page_params = list(params)
+            extras = (
+                f"WITH page AS (SELECT mv.vkey {_VERSIONS_JOINED} WHERE {where} {tail}) "
+                "SELECT t.vkey, t.key, t.value FROM model_version_tags t JOIN page USING (vkey) "
+                f"UNION ALL SELECT {alias_key}, NULL, a.alias FROM registered_model_aliases a "
+                f"JOIN page ON page.vkey = {alias_key}"
+            )
+            extras_params = list(params)
         tags: dict[int, dict[str, str]] = {key: {} for key in keys}
         aliases: dict[int, list[str]] = {key: [] for key in keys}
-        for vkey, key, value in conn.execute(
-            f"WITH page AS ({page}) "
-            "SELECT t.vkey, t.key, t.value FROM model_version_tags t JOIN page USING (vkey) "
-            "UNION ALL "
-            f"SELECT a.model_id * {VERSION_KEY_FACTOR} + a.version, NULL, a.alias "
-            f"FROM registered_model_aliases a JOIN page "
-            f"ON page.vkey = a.model_id * {VERSION_KEY_FACTOR} + a.version",
-            page_params,
-        ).fetchall():
+        for vkey, key, value in conn.execute(extras, extras_params).fetchall():
             if key is None:
                 aliases[vkey].append(value)
             else:
@@ -807,12 +812,26 @@ class DuckDBStore(RegistryStore):
 
     def get_latest_versions(self, name: str, stages: list[str] | None = None) -> list[ModelVersion]:
         wanted = list(STAGES) if not stages else [check.stage(s) for s in stages]
+        stage_marks = ", ".join("?" for _ in wanted)
         with self.manager.connection() as conn:
             model_id = self._model_id(conn, name)
-            found = {
-                mv.current_stage: mv
-                for mv in self._latest_versions(conn, "SELECT ?::BIGINT", [model_id], wanted, name)
-            }
+            # The model's key range bounds the scan; the keys found are then fetched by index.
+            latest = conn.execute(
+                "SELECT max(vkey) FROM model_versions WHERE vkey BETWEEN ? AND ? "
+                f"AND current_stage IN ({stage_marks}) GROUP BY current_stage",
+                [version_key(model_id, 0), version_key(model_id + 1, 0) - 1, *wanted],
+            ).fetchall()
+            keys = [vkey for (vkey,) in latest]
+            found = (
+                {
+                    mv.current_stage: mv
+                    for mv in self._versions(
+                        conn, f"mv.vkey IN ({', '.join('?' for _ in keys)})", keys, name=name
+                    )
+                }
+                if keys
+                else {}
+            )
         return [found[stage] for stage in dict.fromkeys(wanted) if stage in found]
 
     # -- aliases -------------------------------------------------------------------------
