@@ -1,0 +1,171 @@
+"""`registry compare NAME V1 V2 ...`: params and metrics of versions side by side."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+import typer
+from rich.console import RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from registry_core.cli.options import NameArg
+from registry_core.cli.output import client, emit, text
+from registry_core.client import Lineage
+from registry_core.metrics import is_better, metric_direction
+
+app = typer.Typer()
+
+_VERDICT_STYLES = {"better": "green", "worse": "red", "same": "dim"}
+_DIRECTION_NOTES = {"higher": " (higher is better)", "lower": " (lower is better)"}
+
+
+@dataclass(frozen=True)
+class VersionColumn:
+    """Which version a column shows and where it stands."""
+
+    version: str
+    stage: str
+    run_id: str | None
+
+
+@dataclass(frozen=True)
+class ParamRow:
+    """One param across the versions; `changed` says where it differs from the first."""
+
+    key: str
+    values: list[str | None]
+    changed: list[bool]
+
+
+@dataclass(frozen=True)
+class MetricRow:
+    """One metric across the versions with its change from the first and whether it is better."""
+
+    key: str
+    direction: str | None
+    values: list[float | None]
+    deltas: list[float | None]
+    verdicts: list[str | None]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The whole comparison, as `--json` prints it."""
+
+    name: str
+    versions: list[VersionColumn]
+    params: list[ParamRow]
+    metrics: list[MetricRow]
+
+
+def _verdict(key: str, value: float | None, first: float | None) -> str | None:
+    if value is None or first is None:
+        return None
+    if value == first:
+        return "same"
+    better = is_better(key, value, first)
+    return None if better is None else ("better" if better else "worse")
+
+
+def _metric_row(key: str, values: list[float | None]) -> MetricRow:
+    first = values[0]
+    later = values[1:]
+    return MetricRow(
+        key=key,
+        direction=metric_direction(key),
+        values=values,
+        deltas=[None, *(None if v is None or first is None else v - first for v in later)],
+        verdicts=[None, *(_verdict(key, v, first) for v in later)],
+    )
+
+
+def build_comparison(name: str, lineages: list[Lineage]) -> Comparison:
+    """Line up the params and metrics of each version's run."""
+    runs = [lineage.run for lineage in lineages]
+    params = [run.params if run else {} for run in runs]
+    metrics = [run.metrics if run else {} for run in runs]
+    param_keys = sorted({key for values in params for key in values})
+    metric_keys = sorted({key for values in metrics for key in values})
+    return Comparison(
+        name=name,
+        versions=[
+            VersionColumn(
+                lineage.model_version.version,
+                lineage.model_version.current_stage,
+                lineage.model_version.run_id,
+            )
+            for lineage in lineages
+        ],
+        params=[
+            ParamRow(
+                key,
+                [values.get(key) for values in params],
+                [values.get(key) != params[0].get(key) for values in params],
+            )
+            for key in param_keys
+        ],
+        metrics=[_metric_row(key, [values.get(key) for values in metrics]) for key in metric_keys],
+    )
+
+
+def _metric_cell(row: MetricRow, index: int) -> Text:
+    value = row.values[index]
+    if value is None:
+        return text(None)
+    cell = Text(f"{value:.6g}")
+    delta, verdict = row.deltas[index], row.verdicts[index]
+    if delta is not None and verdict != "same":
+        label = f" ({delta:+.4g}{', ' + verdict if verdict else ''})"
+        cell.append(label, style=_VERDICT_STYLES.get(verdict or "", "yellow"))
+    return cell
+
+
+def render_comparison(comparison: Comparison) -> RenderableType:
+    """Versions as columns; params, then metrics with their change from the first column."""
+    grid = Table("", *(f"v{column.version}" for column in comparison.versions))
+    grid.title = f"{comparison.name}: changes from v{comparison.versions[0].version}"
+    grid.title_justify = "left"
+    grid.add_row("stage", *(text(column.stage) for column in comparison.versions))
+    grid.add_row("run", *(text(column.run_id) for column in comparison.versions))
+    if comparison.params:
+        grid.add_section()
+        for param in comparison.params:
+            grid.add_row(
+                text(f"params.{param.key}"),
+                *(
+                    text(value, style="yellow" if changed else "")
+                    for value, changed in zip(param.values, param.changed, strict=True)
+                ),
+            )
+    if comparison.metrics:
+        grid.add_section()
+        for metric in comparison.metrics:
+            grid.add_row(
+                text(f"metrics.{metric.key}{_DIRECTION_NOTES.get(metric.direction or '', '')}"),
+                *(_metric_cell(metric, index) for index in range(len(metric.values))),
+            )
+    return grid
+
+
+@app.command("compare")
+def compare(
+    name: NameArg,
+    versions: Annotated[
+        list[int],
+        typer.Argument(
+            help="Two or more version numbers; changes are measured from the first.",
+            min=1,
+            show_default=False,
+        ),
+    ],
+) -> None:
+    """Compare versions' params and metrics side by side, marking better and worse metrics."""
+    if len(versions) < 2:
+        raise typer.BadParameter("give at least two versions to compare.", param_hint="VERSIONS")
+    registry = client()
+    comparison = build_comparison(
+        name, [registry.get_model_version_lineage(name, version) for version in versions]
+    )
+    emit(comparison, lambda: render_comparison(comparison))

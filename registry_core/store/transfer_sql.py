@@ -1,0 +1,245 @@
+"""Every query of `registry export` and `registry import`: read each registry table row for row,
+load rows back, find conflicts, delete what an overwrite replaces and move the id sequences.
+
+Table, column and sequence names come only from the constants below; every value is bound.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+
+from registry_core.errors import InvalidParameterValue
+from registry_core.store.connection import ConnectionManager
+from registry_core.store.migrations import current_version
+
+if TYPE_CHECKING:
+    from registry_core.client import RegistryClient
+
+MODEL_ID_SEQUENCE = "registered_model_id_seq"
+HISTORY_ID_SEQUENCE = "history_id_seq"
+SEQUENCES: tuple[str, ...] = (MODEL_ID_SEQUENCE, HISTORY_ID_SEQUENCE)
+_PYTHON_TYPES: dict[str, tuple[type, ...]] = {
+    "BIGINT": (int,),
+    "INTEGER": (int,),
+    "DOUBLE": (int, float),
+    "VARCHAR": (str,),
+}
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """One registry table as it is dumped: its columns with their types, in a stable order."""
+
+    name: str
+    columns: tuple[tuple[str, str], ...]
+    order_by: str
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        """The column names, in dump order."""
+        return tuple(name for name, _ in self.columns)
+
+    def check_value(self, column: int, value: Any) -> bool:
+        """True when a JSON value fits a column's type (None is left to NOT NULL constraints)."""
+        if value is None:
+            return True
+        return not isinstance(value, bool) and isinstance(
+            value, _PYTHON_TYPES[self.columns[column][1]]
+        )
+
+
+def _spec(name: str, columns: str, order_by: str) -> TableSpec:
+    pairs = tuple(tuple(part.split()) for part in columns.split(","))
+    return TableSpec(name, tuple((column, kind) for column, kind in pairs), order_by)
+
+
+# Parents before children, so a dump reads (and loads) in an order that makes sense to a reader.
+TABLES: tuple[TableSpec, ...] = (
+    _spec(
+        "registered_models",
+        "id BIGINT, name VARCHAR, description VARCHAR, creation_timestamp BIGINT, "
+        "last_updated_timestamp BIGINT, next_version INTEGER",
+        "id",
+    ),
+    _spec("registered_model_tags", "model_id BIGINT, key VARCHAR, value VARCHAR", "model_id, key"),
+    _spec(
+        "model_versions",
+        "vkey BIGINT, model_id BIGINT, version INTEGER, source VARCHAR, run_id VARCHAR, "
+        "run_link VARCHAR, current_stage VARCHAR, status VARCHAR, description VARCHAR, "
+        "creation_timestamp BIGINT, last_updated_timestamp BIGINT, artifact_sha256 VARCHAR, "
+        "artifact_size BIGINT, artifact_format VARCHAR, signature VARCHAR",
+        "vkey",
+    ),
+    _spec("model_version_tags", "vkey BIGINT, key VARCHAR, value VARCHAR", "vkey, key"),
+    _spec(
+        "registered_model_aliases",
+        "model_id BIGINT, alias VARCHAR, version INTEGER",
+        "model_id, alias",
+    ),
+    _spec(
+        "history",
+        "id BIGINT, model_id BIGINT, model_name VARCHAR, version INTEGER, event VARCHAR, "
+        "from_version INTEGER, from_stage VARCHAR, to_stage VARCHAR, alias VARCHAR, "
+        "actor VARCHAR, reason VARCHAR, timestamp BIGINT",
+        "id",
+    ),
+    _spec(
+        "runs",
+        "run_id VARCHAR, run_name VARCHAR, status VARCHAR, start_time BIGINT, end_time BIGINT, "
+        "code_version VARCHAR, data_fingerprint VARCHAR, source_info VARCHAR",
+        "run_id",
+    ),
+    _spec("run_params", "run_id VARCHAR, key VARCHAR, value VARCHAR", "run_id, key"),
+    _spec("run_tags", "run_id VARCHAR, key VARCHAR, value VARCHAR", "run_id, key"),
+    # Metric history has no key: logging order (rowid) is kept, and with it the order of ties.
+    _spec(
+        "run_metrics",
+        "run_id VARCHAR, key VARCHAR, value DOUBLE, step BIGINT, timestamp BIGINT",
+        "rowid",
+    ),
+    _spec(
+        "run_artifacts",
+        "run_id VARCHAR, path VARCHAR, sha256 VARCHAR, size BIGINT, format VARCHAR, "
+        "signature VARCHAR",
+        "run_id, path",
+    ),
+)
+TABLES_BY_NAME: dict[str, TableSpec] = {table.name: table for table in TABLES}
+_RUN_TABLES = ("run_params", "run_tags", "run_metrics", "run_artifacts", "runs")
+
+
+def connection_manager(client: RegistryClient) -> ConnectionManager:
+    """The connection manager behind a client, for work that spans one transaction."""
+    return client._store.manager
+
+
+def schema_version(conn: duckdb.DuckDBPyConnection) -> int:
+    """The schema version recorded in the registry file."""
+    return current_version(conn)
+
+
+def count_rows(conn: duckdb.DuckDBPyConnection, table: TableSpec) -> int:
+    """How many rows a table holds."""
+    return conn.execute(f"SELECT count(*) FROM {table.name}").fetchone()[0]
+
+
+def is_empty(conn: duckdb.DuckDBPyConnection) -> bool:
+    """True when no registry table holds a row (webhook tables are not looked at)."""
+    total = " + ".join(f"(SELECT count(*) FROM {table.name})" for table in TABLES)
+    return conn.execute(f"SELECT {total}").fetchone()[0] == 0
+
+
+def read_rows(
+    conn: duckdb.DuckDBPyConnection, table: TableSpec, batch_size: int
+) -> Iterator[list[tuple[Any, ...]]]:
+    """A table's rows in dump order, in batches; run no other query while iterating."""
+    columns = ", ".join(table.column_names)
+    conn.execute(f"SELECT {columns} FROM {table.name} ORDER BY {table.order_by}")
+    while rows := conn.fetchmany(batch_size):
+        yield rows
+
+
+def insert_rows(
+    conn: duckdb.DuckDBPyConnection, table: TableSpec, rows: Sequence[Sequence[Any]]
+) -> None:
+    """Insert rows as given (column order of the spec), keeping their order."""
+    if not rows:
+        return
+    columns = ", ".join(table.column_names)
+    values = ", ".join(f"unnest(?::{kind}[])" for _, kind in table.columns)
+    try:
+        conn.execute(
+            f"INSERT INTO {table.name} ({columns}) SELECT {values}",
+            [list(column) for column in zip(*rows, strict=True)],
+        )
+    except duckdb.Error as error:
+        raise InvalidParameterValue(f"Cannot load the rows of {table.name}: {error}") from None
+
+
+def sequence_values(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """The last value each id sequence handed out (0 when it has handed out none)."""
+    rows = conn.execute(
+        "SELECT sequence_name, coalesce(last_value, start_value - 1) FROM duckdb_sequences() "
+        "WHERE schema_name = 'main' AND sequence_name IN (SELECT unnest(?::VARCHAR[]))",
+        [list(SEQUENCES)],
+    ).fetchall()
+    return {name: int(value) for name, value in rows}
+
+
+def _sequence(name: str) -> str:
+    if name not in SEQUENCES:
+        raise InvalidParameterValue(f"Unknown sequence {name!r}.")
+    return name
+
+
+def advance_sequence(conn: duckdb.DuckDBPyConnection, name: str, last_value: int) -> None:
+    """Move a sequence forward so its next value is above `last_value` (never backwards)."""
+    missing = last_value - sequence_values(conn)[_sequence(name)]
+    if missing > 0:
+        conn.execute(f"SELECT max(nextval('{name}')) FROM range(?)", [missing]).fetchall()
+
+
+def highest_ids(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Per sequence, the highest id in use (model ids live on in the history of deleted models)."""
+    models, history = conn.execute(
+        "SELECT greatest((SELECT coalesce(max(id), 0) FROM registered_models), "
+        "(SELECT coalesce(max(model_id), 0) FROM history)), "
+        "(SELECT coalesce(max(id), 0) FROM history)"
+    ).fetchone()
+    return {MODEL_ID_SEQUENCE: models, HISTORY_ID_SEQUENCE: history}
+
+
+def take_ids(conn: duckdb.DuckDBPyConnection, name: str, count: int) -> list[int]:
+    """`count` fresh ids from a sequence, ascending."""
+    if count <= 0:
+        return []
+    rows = conn.execute(
+        f"SELECT nextval('{_sequence(name)}') AS id FROM range(?) ORDER BY id", [count]
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
+def existing_model_names(conn: duckdb.DuckDBPyConnection, names: Sequence[str]) -> list[str]:
+    """The names among `names` that already belong to a registered model."""
+    rows = conn.execute(
+        "SELECT name FROM registered_models WHERE name IN (SELECT unnest(?::VARCHAR[])) "
+        "ORDER BY name",
+        [list(names)],
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
+def existing_run_ids(conn: duckdb.DuckDBPyConnection, run_ids: Sequence[str]) -> list[str]:
+    """The ids among `run_ids` that already belong to a run."""
+    rows = conn.execute(
+        "SELECT run_id FROM runs WHERE run_id IN (SELECT unnest(?::VARCHAR[])) ORDER BY run_id",
+        [list(run_ids)],
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
+def delete_models(conn: duckdb.DuckDBPyConnection, names: Sequence[str]) -> None:
+    """Delete models with their versions, tags and aliases; their history stays, as on delete."""
+    ids = "SELECT id FROM registered_models WHERE name IN (SELECT unnest(?::VARCHAR[]))"
+    conn.execute(
+        "DELETE FROM model_version_tags WHERE vkey IN "
+        f"(SELECT vkey FROM model_versions WHERE model_id IN ({ids}))",
+        [list(names)],
+    )
+    for table in ("model_versions", "registered_model_tags", "registered_model_aliases"):
+        conn.execute(f"DELETE FROM {table} WHERE model_id IN ({ids})", [list(names)])
+    conn.execute(
+        "DELETE FROM registered_models WHERE name IN (SELECT unnest(?::VARCHAR[]))", [list(names)]
+    )
+
+
+def delete_runs(conn: duckdb.DuckDBPyConnection, run_ids: Sequence[str]) -> None:
+    """Delete runs with their params, tags, metric history and artifact records."""
+    for table in _RUN_TABLES:
+        conn.execute(
+            f"DELETE FROM {table} WHERE run_id IN (SELECT unnest(?::VARCHAR[]))", [list(run_ids)]
+        )

@@ -1,0 +1,553 @@
+"""Export a whole registry to a folder and import it back: a versioned, self-describing dump.
+
+Layout of a dump folder:
+
+    manifest.json               format name and version, schema version, sequences, and per
+                                table its columns, row count and the sha256 of its file;
+                                per artifact its sha256 and size
+    tables/<table>.jsonl        one JSON object per row, keys named as the columns
+    artifacts/<sha[:2]>/<sha>   the artifact files, content-addressed as in a registry
+
+The manifest is written last, so a folder without one is an interrupted export. An import into
+an empty registry restores every row as it was (ids, version numbers, timestamps, history
+order, next-version counters, sequences); into a non-empty one it renumbers the internal model
+and history ids and resolves conflicting model names and run ids as asked. Artifacts are
+verified and copied first, then every row is loaded in one transaction, checked against the
+registry's invariants, and committed or rolled back whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from registry_core.artifacts import ArtifactStore, is_sha256
+from registry_core.client import RegistryClient
+from registry_core.errors import (
+    ArtifactIntegrityError,
+    InvalidParameterValue,
+    InvalidState,
+    ResourceAlreadyExists,
+)
+from registry_core.store import transfer_sql as sql
+from registry_core.store.migrations import SCHEMA_VERSION, VERSION_KEY_FACTOR, version_key
+from registry_core.store.transfer_sql import TABLES, TableSpec
+
+FORMAT_NAME = "dagster-model-registry-export"
+FORMAT_VERSION = 1
+MANIFEST_NAME = "manifest.json"
+TABLES_DIR = "tables"
+ARTIFACTS_DIR = "artifacts"
+BATCH_ROWS = 5000
+ON_CONFLICT: tuple[str, ...] = ("fail", "skip", "overwrite")
+
+Progress = Callable[[str, int, int], None]
+"""Called as `progress(task, done, total)` while a long step runs."""
+
+# Columns holding artifact digests, and the run tables whose rows belong to one run.
+_DIGEST_COLUMNS = {"model_versions": "artifact_sha256", "run_artifacts": "sha256"}
+_RUN_TABLES = frozenset({"runs", "run_params", "run_tags", "run_metrics", "run_artifacts"})
+_MODEL_COLUMNS = {
+    "registered_models": "id",
+    "registered_model_tags": "model_id",
+    "model_versions": "model_id",
+    "registered_model_aliases": "model_id",
+    "history": "model_id",
+}
+
+
+@dataclass(frozen=True)
+class ExportSummary:
+    """What an export wrote."""
+
+    directory: str
+    schema_version: int
+    rows: dict[str, int]
+    artifacts: int
+    artifact_bytes: int
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    """What an import loaded: `identical` into an empty registry, else `merged`."""
+
+    directory: str
+    mode: str
+    rows: dict[str, int]
+    artifacts: int
+    skipped_models: tuple[str, ...] = ()
+    skipped_runs: tuple[str, ...] = ()
+    overwritten_models: tuple[str, ...] = ()
+    overwritten_runs: tuple[str, ...] = ()
+
+
+def no_progress(task: str, done: int, total: int) -> None:
+    """The progress callback that shows nothing, used when the caller gives none."""
+
+
+def _table_file(directory: Path, table: TableSpec) -> Path:
+    return directory / TABLES_DIR / f"{table.name}.jsonl"
+
+
+# -- export --------------------------------------------------------------------------------
+
+
+def export_registry(
+    client: RegistryClient, directory: str | os.PathLike[str], progress: Progress | None = None
+) -> ExportSummary:
+    """Dump every registry row and every artifact they reference into a new, empty folder."""
+    report = progress or no_progress
+    target = Path(directory)
+    _prepare_export_dir(target)
+    digests: set[str] = set()
+    tables: dict[str, dict[str, Any]] = {}
+    with sql.connection_manager(client).transaction() as conn:
+        version = sql.schema_version(conn)
+        sequences = sql.sequence_values(conn)
+        total = sum(sql.count_rows(conn, table) for table in TABLES)
+        done = 0
+        report("rows", 0, total)
+        for table in TABLES:
+            entry = _dump_table(conn, table, _table_file(target, table), digests)
+            tables[table.name] = entry
+            done += entry["rows"]
+            report("rows", done, total)
+    artifacts = _export_artifacts(
+        client.artifacts, ArtifactStore(target / ARTIFACTS_DIR), digests, report
+    )
+    manifest = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "schema_version": version,
+        "created_at": time.time_ns() // 1_000_000,
+        "source_registry": client.registry_uri,
+        "sequences": sequences,
+        "tables": tables,
+        "artifacts": artifacts,
+    }
+    _write_json_atomically(target / MANIFEST_NAME, manifest)
+    return ExportSummary(
+        directory=str(target),
+        schema_version=version,
+        rows={name: entry["rows"] for name, entry in tables.items()},
+        artifacts=len(artifacts),
+        artifact_bytes=sum(item["size"] for item in artifacts),
+    )
+
+
+def _prepare_export_dir(target: Path) -> None:
+    """Create the dump folder, refusing one that already holds anything."""
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise InvalidParameterValue(
+            f"Cannot export into {str(target)!r}: it exists and is not an empty folder."
+        )
+    (target / TABLES_DIR).mkdir(parents=True, exist_ok=True)
+
+
+def _dump_table(
+    conn: duckdb.DuckDBPyConnection, table: TableSpec, path: Path, digests: set[str]
+) -> dict[str, Any]:
+    """Write a table as JSON lines, collecting artifact digests; its manifest entry."""
+    digest = hashlib.sha256()
+    rows = 0
+    columns = table.column_names
+    digest_at = (
+        columns.index(_DIGEST_COLUMNS[table.name]) if table.name in _DIGEST_COLUMNS else None
+    )
+    with path.open("wb") as out:
+        for batch in sql.read_rows(conn, table, BATCH_ROWS):
+            for row in batch:
+                line = json.dumps(dict(zip(columns, row, strict=True)), ensure_ascii=False)
+                data = (line + "\n").encode()
+                out.write(data)
+                digest.update(data)
+                if digest_at is not None and row[digest_at] is not None:
+                    digests.add(row[digest_at])
+            rows += len(batch)
+        out.flush()
+        os.fsync(out.fileno())
+    return {
+        "file": f"{TABLES_DIR}/{path.name}",
+        "columns": list(columns),
+        "rows": rows,
+        "sha256": digest.hexdigest(),
+    }
+
+
+def _export_artifacts(
+    source: ArtifactStore, dump: ArtifactStore, digests: set[str], report: Progress
+) -> list[dict[str, Any]]:
+    """Copy each referenced artifact into the dump, verified; their manifest entries."""
+    entries: list[dict[str, Any]] = []
+    ordered = sorted(digests)
+    report("artifacts", 0, len(ordered))
+    for done, digest in enumerate(ordered, start=1):
+        problem = source.verify(digest)
+        if problem is not None:
+            raise ArtifactIntegrityError(f"Cannot export: {problem}")
+        ref = dump.put_file(source.path_for(digest))
+        if ref.sha256 != digest:
+            raise ArtifactIntegrityError(f"Cannot export: artifact {digest} changed while copied.")
+        entries.append({"sha256": ref.sha256, "size": ref.size})
+        report("artifacts", done, len(ordered))
+    if dump.tmp_dir.is_dir():
+        dump.tmp_dir.rmdir()
+    return entries
+
+
+def _write_json_atomically(path: Path, data: dict[str, Any]) -> None:
+    """Write a JSON file under a temporary name, then rename it into place."""
+    partial = path.with_name(path.name + ".part")
+    with partial.open("w", encoding="utf-8") as out:
+        json.dump(data, out, indent=2, ensure_ascii=False)
+        out.write("\n")
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(partial, path)
+
+
+# -- import --------------------------------------------------------------------------------
+
+
+@dataclass
+class _Plan:
+    """How the rows of a dump go into the target: which to drop and how ids are renumbered."""
+
+    identical: bool
+    model_ids: dict[int, int] = field(default_factory=dict)
+    skipped_models: set[int] = field(default_factory=set)
+    skipped_runs: set[str] = field(default_factory=set)
+
+
+def import_registry(
+    client: RegistryClient,
+    directory: str | os.PathLike[str],
+    on_conflict: str = "fail",
+    progress: Progress | None = None,
+) -> ImportSummary:
+    """Load a dump: artifacts first (verified), then every row in one transaction.
+
+    `on_conflict` says what to do with a model name or run id the registry already holds:
+    `fail` (change nothing), `skip` (keep the registry's) or `overwrite` (take the export's).
+    """
+    if on_conflict not in ON_CONFLICT:
+        raise InvalidParameterValue(
+            f"Invalid on_conflict {on_conflict!r}: use one of {', '.join(ON_CONFLICT)}."
+        )
+    report = progress or no_progress
+    source = Path(directory)
+    manifest = read_manifest(source)
+    _verify_table_files(source, manifest, report)
+    artifacts = {item["sha256"] for item in manifest["artifacts"]}
+    _import_artifacts(ArtifactStore(source / ARTIFACTS_DIR), client.artifacts, manifest, report)
+    models = dict(_column_values(source, "registered_models", ("id", "name")))
+    run_ids = [run_id for (run_id,) in _column_values(source, "runs", ("run_id",))]
+    manager = sql.connection_manager(client)
+    with manager.transaction() as conn:
+        before = client.check_consistency()
+        plan = _Plan(identical=sql.is_empty(conn))
+        conflicts = _resolve_conflicts(conn, plan, models, run_ids, on_conflict)
+        rows = _load_tables(conn, source, manifest, plan, artifacts, report)
+        if plan.identical:
+            _restore_sequences(conn, manifest)
+        problems = [problem for problem in client.check_consistency() if problem not in before]
+        if problems:
+            raise InvalidState(
+                "The import was rolled back: it would leave the registry inconsistent ("
+                + "; ".join(problems)
+                + ")."
+            )
+    names, runs = conflicts
+    skipping = on_conflict == "skip"
+    return ImportSummary(
+        directory=str(source),
+        mode="identical" if plan.identical else "merged",
+        rows=rows,
+        artifacts=len(artifacts),
+        skipped_models=names if skipping else (),
+        skipped_runs=runs if skipping else (),
+        overwritten_models=() if skipping else names,
+        overwritten_runs=() if skipping else runs,
+    )
+
+
+def read_manifest(directory: Path) -> dict[str, Any]:
+    """The manifest of a dump folder, checked against this library's format and schema."""
+    path = directory / MANIFEST_NAME
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InvalidParameterValue(
+            f"{str(directory)!r} is not a registry export: it has no {MANIFEST_NAME} "
+            "(an interrupted export leaves none)."
+        ) from None
+    except (OSError, ValueError) as error:
+        raise InvalidParameterValue(f"Cannot read {path}: {error}") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
+        raise InvalidParameterValue(f"{path} is not a {FORMAT_NAME} manifest.")
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise InvalidParameterValue(
+            f"{path} has format version {manifest.get('format_version')!r}; this library reads "
+            f"version {FORMAT_VERSION}."
+        )
+    if manifest.get("schema_version") != SCHEMA_VERSION:
+        raise InvalidParameterValue(
+            f"The export has schema version {manifest.get('schema_version')!r} and this "
+            f"registry {SCHEMA_VERSION}: import it with the library version that exported it."
+        )
+    _check_manifest_tables(path, manifest.get("tables"))
+    _check_manifest_artifacts(path, manifest.get("artifacts"))
+    sequences = manifest.get("sequences")
+    if not isinstance(sequences, dict) or not all(
+        isinstance(sequences.get(name), int) for name in sql.SEQUENCES
+    ):
+        raise InvalidParameterValue(f"{path}: 'sequences' must give {', '.join(sql.SEQUENCES)}.")
+    return manifest
+
+
+def _check_manifest_tables(path: Path, tables: Any) -> None:
+    if not isinstance(tables, dict) or set(tables) != set(sql.TABLES_BY_NAME):
+        raise InvalidParameterValue(
+            f"{path}: 'tables' must describe exactly {', '.join(sql.TABLES_BY_NAME)}."
+        )
+    for table in TABLES:
+        entry = tables[table.name]
+        if (
+            not isinstance(entry, dict)
+            or entry.get("file") != f"{TABLES_DIR}/{table.name}.jsonl"
+            or entry.get("columns") != list(table.column_names)
+            or not isinstance(entry.get("rows"), int)
+            or not isinstance(entry.get("sha256"), str)
+            or not is_sha256(entry["sha256"])
+        ):
+            raise InvalidParameterValue(
+                f"{path}: the entry of table {table.name} does not match this registry's "
+                f"schema (columns {', '.join(table.column_names)})."
+            )
+
+
+def _check_manifest_artifacts(path: Path, artifacts: Any) -> None:
+    if not isinstance(artifacts, list) or not all(
+        isinstance(item, dict)
+        and isinstance(item.get("sha256"), str)
+        and is_sha256(item["sha256"])
+        and isinstance(item.get("size"), int)
+        for item in artifacts
+    ):
+        raise InvalidParameterValue(f"{path}: 'artifacts' must list sha256 and size per file.")
+
+
+def _verify_table_files(source: Path, manifest: dict[str, Any], report: Progress) -> None:
+    """Check each table file's sha256 and row count against the manifest."""
+    total = sum(entry["rows"] for entry in manifest["tables"].values())
+    done = 0
+    report("verify", 0, total)
+    for table in TABLES:
+        entry = manifest["tables"][table.name]
+        path = _table_file(source, table)
+        digest = hashlib.sha256()
+        rows = 0
+        try:
+            with path.open("rb") as handle:
+                for line in handle:
+                    digest.update(line)
+                    rows += 1
+        except FileNotFoundError:
+            raise ArtifactIntegrityError(f"The export is incomplete: {path} is missing.") from None
+        if digest.hexdigest() != entry["sha256"] or rows != entry["rows"]:
+            raise ArtifactIntegrityError(
+                f"{path} does not match the manifest (expected {entry['rows']} rows with sha256 "
+                f"{entry['sha256']}, found {rows} rows with sha256 {digest.hexdigest()})."
+            )
+        done += rows
+        report("verify", done, total)
+
+
+def _import_artifacts(
+    dump: ArtifactStore, target: ArtifactStore, manifest: dict[str, Any], report: Progress
+) -> None:
+    """Verify each artifact of the dump and copy it into the registry's store."""
+    items = manifest["artifacts"]
+    report("artifacts", 0, len(items))
+    for done, item in enumerate(items, start=1):
+        problem = dump.verify(item["sha256"])
+        if problem is not None:
+            raise ArtifactIntegrityError(f"The export is damaged: {problem}")
+        target.put_file(dump.path_for(item["sha256"]))
+        report("artifacts", done, len(items))
+
+
+def _read_table(source: Path, table: TableSpec) -> Iterator[list[tuple[Any, ...]]]:
+    """A table file's rows as tuples in column order, in batches, each checked for shape."""
+    path = _table_file(source, table)
+    columns = table.column_names
+    batch: list[tuple[Any, ...]] = []
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            try:
+                record = json.loads(line)
+            except ValueError as error:
+                raise InvalidParameterValue(f"{path} line {number}: {error}") from None
+            if not isinstance(record, dict) or set(record) != set(columns):
+                raise InvalidParameterValue(
+                    f"{path} line {number}: expected an object with keys {', '.join(columns)}."
+                )
+            row = tuple(record[column] for column in columns)
+            for index, value in enumerate(row):
+                if not table.check_value(index, value):
+                    raise InvalidParameterValue(
+                        f"{path} line {number}: {columns[index]} = {value!r} is not a "
+                        f"{table.columns[index][1]}."
+                    )
+            batch.append(row)
+            if len(batch) >= BATCH_ROWS:
+                yield batch
+                batch = []
+    if batch:
+        yield batch
+
+
+def _column_values(source: Path, table_name: str, wanted: tuple[str, ...]) -> list[tuple[Any, ...]]:
+    """Some columns of every row of a table file."""
+    table = sql.TABLES_BY_NAME[table_name]
+    indexes = [table.column_names.index(column) for column in wanted]
+    return [
+        tuple(row[index] for index in indexes)
+        for batch in _read_table(source, table)
+        for row in batch
+    ]
+
+
+def _resolve_conflicts(
+    conn: duckdb.DuckDBPyConnection,
+    plan: _Plan,
+    models: dict[int, str],
+    run_ids: list[str],
+    on_conflict: str,
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Apply the conflict rule and number the dump's models; the conflicting names and runs."""
+    if plan.identical:
+        return (), ()
+    names = tuple(sql.existing_model_names(conn, list(models.values())))
+    runs = tuple(sql.existing_run_ids(conn, run_ids))
+    if (names or runs) and on_conflict == "fail":
+        held = [
+            f"{kind} {_listing(items)}"
+            for kind, items in (("model(s)", names), ("run(s)", runs))
+            if items
+        ]
+        raise ResourceAlreadyExists(
+            f"The registry already holds {' and '.join(held)} of the export; "
+            "resolve with on-conflict skip or overwrite."
+        )
+    if on_conflict == "overwrite":
+        sql.delete_models(conn, names)
+        sql.delete_runs(conn, runs)
+    else:
+        plan.skipped_models = {model_id for model_id, name in models.items() if name in names}
+        plan.skipped_runs = set(runs)
+    kept = sorted(model_id for model_id in models if model_id not in plan.skipped_models)
+    plan.model_ids = dict(
+        zip(kept, sql.take_ids(conn, sql.MODEL_ID_SEQUENCE, len(kept)), strict=True)
+    )
+    return names, runs
+
+
+def _listing(items: tuple[str, ...], limit: int = 5) -> str:
+    """Names joined by commas, the list cut short after `limit`."""
+    shown = ", ".join(items[:limit])
+    return shown if len(items) <= limit else f"{shown} and {len(items) - limit} more"
+
+
+def _load_tables(
+    conn: duckdb.DuckDBPyConnection,
+    source: Path,
+    manifest: dict[str, Any],
+    plan: _Plan,
+    artifacts: set[str],
+    report: Progress,
+) -> dict[str, int]:
+    """Insert every table's rows; how many rows each table received."""
+    total = sum(entry["rows"] for entry in manifest["tables"].values())
+    done = 0
+    loaded = dict.fromkeys(sql.TABLES_BY_NAME, 0)
+    report("rows", 0, total)
+    for table in TABLES:
+        for batch in _read_table(source, table):
+            done += len(batch)
+            rows = batch if plan.identical else _renumber(conn, table, batch, plan)
+            _check_digests(table, rows, artifacts)
+            sql.insert_rows(conn, table, rows)
+            loaded[table.name] += len(rows)
+            report("rows", done, total)
+    return loaded
+
+
+def _renumber(
+    conn: duckdb.DuckDBPyConnection,
+    table: TableSpec,
+    rows: list[tuple[Any, ...]],
+    plan: _Plan,
+) -> list[tuple[Any, ...]]:
+    """Drop the rows of skipped models and runs, and give models and history fresh ids."""
+    columns = table.column_names
+    if table.name in _RUN_TABLES:
+        at = columns.index("run_id")
+        return [row for row in rows if row[at] not in plan.skipped_runs]
+    if table.name == "model_version_tags":
+        at = columns.index("vkey")
+        return [
+            (_new_vkey(plan, row[at]), *row[1:])
+            for row in rows
+            if row[at] // VERSION_KEY_FACTOR not in plan.skipped_models
+        ]
+    at = columns.index(_MODEL_COLUMNS[table.name])
+    kept = [list(row) for row in rows if row[at] not in plan.skipped_models]
+    if table.name == "history":
+        # History of deleted models keeps its own (fresh) model id, apart from live models.
+        orphans = sorted({row[at] for row in kept} - set(plan.model_ids))
+        fresh = sql.take_ids(conn, sql.MODEL_ID_SEQUENCE, len(orphans))
+        plan.model_ids.update(zip(orphans, fresh, strict=True))
+        ids = sql.take_ids(conn, sql.HISTORY_ID_SEQUENCE, len(kept))
+        for row, new_id in zip(kept, ids, strict=True):
+            row[0] = new_id
+    for row in kept:
+        row[at] = plan.model_ids[row[at]]
+    if table.name == "model_versions":
+        vkey_at = columns.index("vkey")
+        for row in kept:
+            row[vkey_at] = _new_vkey(plan, row[vkey_at])
+    return [tuple(row) for row in kept]
+
+
+def _new_vkey(plan: _Plan, vkey: int) -> int:
+    model_id, number = divmod(vkey, VERSION_KEY_FACTOR)
+    return version_key(plan.model_ids[model_id], number)
+
+
+def _check_digests(table: TableSpec, rows: list[tuple[Any, ...]], artifacts: set[str]) -> None:
+    """Refuse rows that reference an artifact the dump does not carry."""
+    if table.name not in _DIGEST_COLUMNS:
+        return
+    at = table.column_names.index(_DIGEST_COLUMNS[table.name])
+    missing = sorted({row[at] for row in rows if row[at] is not None} - artifacts)
+    if missing:
+        raise ArtifactIntegrityError(
+            f"The export's {table.name} reference artifacts it does not carry: "
+            + ", ".join(missing[:5])
+        )
+
+
+def _restore_sequences(conn: duckdb.DuckDBPyConnection, manifest: dict[str, Any]) -> None:
+    """Leave each id sequence where the exported registry had it, and past every id loaded."""
+    highest = sql.highest_ids(conn)
+    for name in sql.SEQUENCES:
+        sql.advance_sequence(conn, name, max(manifest["sequences"][name], highest[name]))

@@ -1,0 +1,219 @@
+"""`registry export` / `registry import`: identical round trips, conflicts, damage, rollback."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from registry_core.client import RegistryClient
+from registry_core.transfer import export_registry
+from tests.cli.conftest import MODEL, invoke_cli
+
+
+def snapshot(client: RegistryClient) -> dict[str, Any]:
+    """Everything the public client can see: models, versions, runs with their metric history,
+    each model's history, and each referenced artifact's verification and checksum."""
+    models = list(client.search_registered_models(max_results=1000))
+    versions = list(client.search_model_versions(order_by=["name", "version_number"]))
+    runs = sorted(client.search_runs(max_results=50_000), key=lambda run: run.run_id)
+    digests = {mv.artifact_sha256 for mv in versions} | {
+        artifact.sha256 for run in runs for artifact in run.artifacts
+    }
+    return {
+        "models": models,
+        "versions": versions,
+        "runs": runs,
+        "metric_history": {
+            (run.run_id, key): client.get_metric_history(run.run_id, key)
+            for run in runs
+            for key in run.metrics
+        },
+        "history": {model.name: client.get_model_version_history(model.name) for model in models},
+        "artifacts": {
+            digest: (
+                client.artifacts.verify(digest),
+                hashlib.sha256(client.artifacts.path_for(digest).read_bytes()).hexdigest(),
+            )
+            for digest in digests
+        },
+    }
+
+
+def manifest(directory: Path) -> dict[str, Any]:
+    return json.loads((directory / "manifest.json").read_text())
+
+
+def test_round_trip_into_an_empty_registry_is_identical(
+    cli, client: RegistryClient, tmp_path: Path
+) -> None:
+    dump = tmp_path / "dump"
+    exported = cli("export", str(dump), json_output=True)
+    assert exported.exit_code == 0, exported.stderr
+    written = manifest(dump)
+    assert exported.json["rows"] == {name: t["rows"] for name, t in written["tables"].items()}
+    assert written["format_version"] == 1 and written["schema_version"] == 3
+    assert written["tables"]["model_versions"]["rows"] == 4
+    assert len(written["artifacts"]) == 4
+
+    restored = tmp_path / "restored"
+    imported = invoke_cli(restored, "import", str(dump), json_output=True)
+    assert imported.exit_code == 0, imported.stderr
+    assert imported.json["mode"] == "identical"
+    target = RegistryClient(restored)
+    assert snapshot(target) == snapshot(client)
+    assert target.get_model_version_history(MODEL)[0].id == 1
+
+    again = tmp_path / "again"
+    assert invoke_cli(restored, "export", str(again)).exit_code == 0
+    second = manifest(again)
+    for key in ("tables", "sequences", "artifacts", "schema_version"):
+        assert second[key] == written[key], key
+
+    for registry in (client, target):
+        registry.create_model_version(MODEL, f"models:/{MODEL}/1")
+        registry.transition_model_version_stage(MODEL, 4, "Staging")
+        registry.create_registered_model("next")
+    assert [mv.version for mv in target.search_model_versions(f"name = '{MODEL}'")] == [
+        mv.version for mv in client.search_model_versions(f"name = '{MODEL}'")
+    ]
+    assert (
+        target.get_model_version_history(MODEL)[-1].id
+        == client.get_model_version_history(MODEL)[-1].id
+    )
+    assert invoke_cli(restored, "doctor").exit_code == 0
+
+
+def test_import_refuses_conflicts_and_changes_nothing(
+    cli, client: RegistryClient, tmp_path: Path
+) -> None:
+    dump = tmp_path / "dump"
+    assert cli("export", str(dump)).exit_code == 0
+    before = snapshot(client)
+    refused = cli("import", str(dump))
+    assert refused.exit_code == 1
+    assert refused.stderr.startswith("RESOURCE_ALREADY_EXISTS: The registry already holds model(s)")
+    assert "churn" in refused.stderr and "on-conflict skip or overwrite" in refused.stderr
+    assert snapshot(client) == before
+
+    skipped = cli("import", str(dump), "--on-conflict", "skip", json_output=True).json
+    assert skipped["mode"] == "merged"
+    assert set(skipped["skipped_models"]) == {"churn", "empty", "legacy"}
+    assert sum(skipped["rows"].values()) == 1  # the history of the deleted model `gone`
+    assert snapshot(client) == before
+    assert cli("import", str(dump), "--on-conflict", "sideways").exit_code == 2
+
+
+def _without_ids(history: list) -> list:
+    return [replace(entry, id=0) for entry in history]
+
+
+def test_overwrite_restores_the_exported_state(cli, client: RegistryClient, tmp_path: Path) -> None:
+    dump = tmp_path / "dump"
+    assert cli("export", str(dump)).exit_code == 0
+    exported = snapshot(client)
+    assert cli("transition", MODEL, "3", "Production", "--archive-existing").exit_code == 0
+    assert cli("versions", "delete", "legacy", "1", "--yes").exit_code == 0
+    assert cli("models", "tag", "set", MODEL, "team", "other").exit_code == 0
+
+    result = cli("import", str(dump), "--on-conflict", "OVERWRITE", json_output=True)
+    assert result.exit_code == 0, result.stderr
+    assert set(result.json["overwritten_models"]) == {"churn", "empty", "legacy"}
+    now = snapshot(client)
+    for key in ("models", "versions", "runs", "metric_history", "artifacts"):
+        assert now[key] == exported[key], key
+    assert _without_ids(now["history"][MODEL]) == _without_ids(exported["history"][MODEL])
+    assert cli("doctor").exit_code == 0
+
+
+def test_merge_into_a_registry_with_other_models(
+    cli, client: RegistryClient, tmp_path: Path
+) -> None:
+    dump = tmp_path / "dump"
+    assert cli("export", str(dump)).exit_code == 0
+    other = tmp_path / "other"
+    mine = RegistryClient(other)
+    mine.create_registered_model("mine")
+    mine.create_model_version("mine", f"artifacts:/{mine.artifacts.put_bytes(b'x' * 10).sha256}")
+    mine.transition_model_version_stage("mine", 1, "Production")
+
+    merged = invoke_cli(other, "import", str(dump), json_output=True)
+    assert merged.exit_code == 0, merged.stderr
+    assert merged.json["mode"] == "merged"
+    exported, now = snapshot(client), snapshot(mine)
+    assert [m for m in now["models"] if m.name != "mine"] == exported["models"]
+    assert [v for v in now["versions"] if v.name != "mine"] == exported["versions"]
+    assert now["runs"] == exported["runs"]
+    assert _without_ids(now["history"][MODEL]) == _without_ids(exported["history"][MODEL])
+    assert [e.version for e in now["history"]["mine"]] == ["1"]
+    assert invoke_cli(other, "doctor").exit_code == 0
+
+
+def test_damaged_dumps_are_refused_and_leave_nothing(cli, tmp_path: Path) -> None:
+    dump = tmp_path / "dump"
+    assert cli("export", str(dump)).exit_code == 0
+    again = cli("export", str(dump))
+    assert again.exit_code == 1 and "not an empty folder" in again.stderr
+
+    empty = tmp_path / "empty"
+    artifact = next((dump / "artifacts").glob("*/*"))
+    original = artifact.read_bytes()
+    artifact.write_bytes(original + b"!")
+    damaged = invoke_cli(empty, "import", str(dump))
+    assert damaged.exit_code == 1
+    assert damaged.stderr.startswith("DATA_LOSS: The export is damaged")
+    artifact.write_bytes(original)
+
+    table = dump / "tables" / "runs.jsonl"
+    table.write_text(table.read_text().replace("FINISHED", "FAILED", 1))
+    edited = invoke_cli(empty, "import", str(dump))
+    assert edited.exit_code == 1
+    assert "does not match the manifest" in edited.stderr
+
+    no_manifest = invoke_cli(empty, "import", str(tmp_path))
+    assert no_manifest.exit_code == 1
+    assert no_manifest.stderr.startswith("INVALID_PARAMETER_VALUE: ")
+    assert invoke_cli(empty, "models", "list", json_output=True).json["registered_models"] == []
+
+
+def test_an_inconsistent_dump_is_rolled_back(cli, tmp_path: Path) -> None:
+    dump = tmp_path / "dump"
+    assert cli("export", str(dump)).exit_code == 0
+    table = dump / "tables" / "model_versions.jsonl"
+    table.write_text(
+        table.read_text().replace('"current_stage": "Staging"', '"current_stage": "Bogus"', 1)
+    )
+    data = manifest(dump)
+    data["tables"]["model_versions"]["sha256"] = hashlib.sha256(table.read_bytes()).hexdigest()
+    (dump / "manifest.json").write_text(json.dumps(data))
+
+    empty = tmp_path / "empty"
+    failed = invoke_cli(empty, "import", str(dump))
+    assert failed.exit_code == 1
+    assert failed.stderr.startswith("INVALID_STATE: The import was rolled back")
+    assert "unknown stage" in failed.stderr
+    target = RegistryClient(empty)
+    assert list(target.search_registered_models()) == []
+    assert list(target.search_runs()) == []
+
+
+def test_progress_callback_reaches_every_total(client: RegistryClient, tmp_path: Path) -> None:
+    calls: list[tuple[str, int, int]] = []
+    summary = export_registry(client, tmp_path / "dump", lambda *call: calls.append(call))
+    finals = {task: (done, total) for task, done, total in calls}
+    assert finals["rows"] == (sum(summary.rows.values()),) * 2
+    assert finals["artifacts"] == (4, 4)
+
+
+def test_progress_shows_on_a_terminal_but_never_with_json(cli, tmp_path: Path) -> None:
+    terminal = {"TTY_COMPATIBLE": "1"}
+    shown = cli("export", str(tmp_path / "shown"), env=terminal)
+    assert shown.exit_code == 0
+    assert "Copying rows" in shown.stderr and "Copying artifacts" in shown.stderr
+    quiet = cli("export", str(tmp_path / "quiet"), json_output=True, env=terminal)
+    assert quiet.exit_code == 0
+    assert quiet.stderr == ""
+    assert quiet.json["artifacts"] == 4
+    assert cli("export", str(tmp_path / "piped")).stderr == ""
