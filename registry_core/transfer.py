@@ -13,7 +13,8 @@ an empty registry restores every row as it was (ids, version numbers, timestamps
 order, next-version counters, sequences); into a non-empty one it renumbers the internal model
 and history ids and resolves conflicting model names and run ids as asked. Artifacts are
 verified and copied first, then every row is loaded in one transaction, checked against the
-registry's invariants, and committed or rolled back whole.
+registry's invariants, and committed or rolled back whole. A dump of an older schema version
+imports too: a table or column it lacks is left empty or at its default.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -29,7 +31,8 @@ from typing import Any
 
 import duckdb
 
-from registry_core.artifacts import ArtifactStore, is_sha256
+from registry_core import validation as check
+from registry_core.artifacts import ArtifactStore, is_sha256, validate_source
 from registry_core.client import RegistryClient
 from registry_core.errors import (
     ArtifactIntegrityError,
@@ -39,6 +42,7 @@ from registry_core.errors import (
 )
 from registry_core.store import transfer_sql as sql
 from registry_core.store.migrations import SCHEMA_VERSION, VERSION_KEY_FACTOR, version_key
+from registry_core.store.run_store import run_id
 from registry_core.store.transfer_sql import TABLES, TableSpec
 
 FORMAT_NAME = "dagster-model-registry-export"
@@ -55,6 +59,16 @@ Progress = Callable[[str, int, int], None]
 # Columns holding artifact digests, and the run tables whose rows belong to one run.
 _DIGEST_COLUMNS = {"model_versions": "artifact_sha256", "run_artifacts": "sha256"}
 _RUN_TABLES = frozenset({"runs", "run_params", "run_tags", "run_metrics", "run_artifacts"})
+# Columns an import needs to renumber and resolve conflicts, even from an older schema's dump.
+_REQUIRED_COLUMNS = {
+    "registered_models": ("id", "name"),
+    "registered_model_tags": ("model_id",),
+    "model_versions": ("vkey", "model_id"),
+    "model_version_tags": ("vkey",),
+    "registered_model_aliases": ("model_id",),
+    "history": ("id", "model_id"),
+    **{name: ("run_id",) for name in _RUN_TABLES},
+}
 _MODEL_COLUMNS = {
     "registered_models": "id",
     "registered_model_tags": "model_id",
@@ -247,15 +261,25 @@ def import_registry(
     manifest = read_manifest(source)
     _verify_table_files(source, manifest, report)
     artifacts = {item["sha256"] for item in manifest["artifacts"]}
-    _import_artifacts(ArtifactStore(source / ARTIFACTS_DIR), client.artifacts, manifest, report)
-    models = dict(_column_values(source, "registered_models", ("id", "name")))
-    run_ids = [run_id for (run_id,) in _column_values(source, "runs", ("run_id",))]
+    models = dict(_column_values(source, manifest, "registered_models", ("id", "name")))
+    run_ids = [rid for (rid,) in _column_values(source, manifest, "runs", ("run_id",))]
     manager = sql.connection_manager(client)
+    if on_conflict == "fail":
+        # Refuse before copying anything; the transaction below checks again.
+        with manager.connection() as conn:
+            if not sql.is_empty(conn):
+                _refuse_conflicts(*_conflicts(conn, models, run_ids))
+    _import_artifacts(ArtifactStore(source / ARTIFACTS_DIR), client.artifacts, manifest, report)
+    deleted = _deleted_model_history(source, manifest, set(models))
     with manager.transaction() as conn:
         before = client.check_consistency()
         plan = _Plan(identical=sql.is_empty(conn))
+        if not plan.identical:
+            # A deleted model's history that the registry already holds is not loaded twice.
+            held = sql.deleted_model_history(conn)
+            plan.skipped_models = {key for key, group in deleted.items() if group in held}
         conflicts = _resolve_conflicts(conn, plan, models, run_ids, on_conflict)
-        rows = _load_tables(conn, source, manifest, plan, artifacts, report)
+        rows = _load_tables(conn, source, manifest, plan, artifacts, client.artifacts.root, report)
         if plan.identical:
             _restore_sequences(conn, manifest)
         problems = [problem for problem in client.check_consistency() if problem not in before]
@@ -298,12 +322,13 @@ def read_manifest(directory: Path) -> dict[str, Any]:
             f"{path} has format version {manifest.get('format_version')!r}; this library reads "
             f"version {FORMAT_VERSION}."
         )
-    if manifest.get("schema_version") != SCHEMA_VERSION:
+    schema = manifest.get("schema_version")
+    if not isinstance(schema, int) or isinstance(schema, bool) or not 1 <= schema <= SCHEMA_VERSION:
         raise InvalidParameterValue(
-            f"The export has schema version {manifest.get('schema_version')!r} and this "
-            f"registry {SCHEMA_VERSION}: import it with the library version that exported it."
+            f"The export has schema version {schema!r} and this registry {SCHEMA_VERSION}: "
+            "import it with a library version at least as new as the one that exported it."
         )
-    _check_manifest_tables(path, manifest.get("tables"))
+    _check_manifest_tables(path, manifest.get("tables"), current=schema == SCHEMA_VERSION)
     _check_manifest_artifacts(path, manifest.get("artifacts"))
     sequences = manifest.get("sequences")
     if not isinstance(sequences, dict) or not all(
@@ -313,17 +338,26 @@ def read_manifest(directory: Path) -> dict[str, Any]:
     return manifest
 
 
-def _check_manifest_tables(path: Path, tables: Any) -> None:
-    if not isinstance(tables, dict) or set(tables) != set(sql.TABLES_BY_NAME):
+def _check_manifest_tables(path: Path, tables: Any, current: bool) -> None:
+    """Tables and columns must be this schema's; a dump of an older schema may lack some."""
+    known = set(sql.TABLES_BY_NAME)
+    if (
+        not isinstance(tables, dict)
+        or not set(tables) <= known
+        or (current and set(tables) != known)
+    ):
         raise InvalidParameterValue(
             f"{path}: 'tables' must describe exactly {', '.join(sql.TABLES_BY_NAME)}."
         )
     for table in TABLES:
+        if table.name not in tables:
+            continue
         entry = tables[table.name]
+        columns = entry.get("columns") if isinstance(entry, dict) else None
         if (
             not isinstance(entry, dict)
             or entry.get("file") != f"{TABLES_DIR}/{table.name}.jsonl"
-            or entry.get("columns") != list(table.column_names)
+            or not _known_columns(table, columns, current)
             or not isinstance(entry.get("rows"), int)
             or not isinstance(entry.get("sha256"), str)
             or not is_sha256(entry["sha256"])
@@ -332,6 +366,25 @@ def _check_manifest_tables(path: Path, tables: Any) -> None:
                 f"{path}: the entry of table {table.name} does not match this registry's "
                 f"schema (columns {', '.join(table.column_names)})."
             )
+
+
+def _known_columns(table: TableSpec, columns: Any, current: bool) -> bool:
+    """True when a dump's column list is the table's (or, from an older schema, a subset
+    of it holding the columns an import needs)."""
+    if current:
+        return columns == list(table.column_names)
+    return (
+        isinstance(columns, list)
+        and all(isinstance(column, str) for column in columns)
+        and len(set(columns)) == len(columns)
+        and set(_REQUIRED_COLUMNS.get(table.name, ())) <= set(columns) <= set(table.column_names)
+    )
+
+
+def _dump_columns(manifest: dict[str, Any], table: TableSpec) -> tuple[str, ...] | None:
+    """The columns a dump holds for a table, None when it has no such table (older schema)."""
+    entry = manifest["tables"].get(table.name)
+    return None if entry is None else tuple(entry["columns"])
 
 
 def _check_manifest_artifacts(path: Path, artifacts: Any) -> None:
@@ -351,7 +404,9 @@ def _verify_table_files(source: Path, manifest: dict[str, Any], report: Progress
     done = 0
     report("verify", 0, total)
     for table in TABLES:
-        entry = manifest["tables"][table.name]
+        entry = manifest["tables"].get(table.name)
+        if entry is None:
+            continue
         path = _table_file(source, table)
         digest = hashlib.sha256()
         rows = 0
@@ -381,12 +436,22 @@ def _import_artifacts(
         problem = dump.verify(item["sha256"])
         if problem is not None:
             raise ArtifactIntegrityError(f"The export is damaged: {problem}")
-        target.put_file(dump.path_for(item["sha256"]))
+        ref = target.put_file(dump.path_for(item["sha256"]))
+        if (ref.sha256, ref.size) != (item["sha256"], item["size"]):
+            raise ArtifactIntegrityError(
+                f"The export is damaged: artifact {item['sha256']} (size {item['size']}) was "
+                f"read as {ref.sha256} (size {ref.size})."
+            )
         report("artifacts", done, len(items))
 
 
-def _read_table(source: Path, table: TableSpec) -> Iterator[list[tuple[Any, ...]]]:
-    """A table file's rows as tuples in column order, in batches, each checked for shape."""
+def _read_table(
+    source: Path, table: TableSpec, present: tuple[str, ...] | None
+) -> Iterator[list[tuple[Any, ...]]]:
+    """A table file's rows as tuples in the spec's column order (None for a column the dump
+    lacks), in batches, each checked for shape; nothing for a table the dump lacks."""
+    if present is None:
+        return
     path = _table_file(source, table)
     columns = table.column_names
     batch: list[tuple[Any, ...]] = []
@@ -396,11 +461,11 @@ def _read_table(source: Path, table: TableSpec) -> Iterator[list[tuple[Any, ...]
                 record = json.loads(line)
             except ValueError as error:
                 raise InvalidParameterValue(f"{path} line {number}: {error}") from None
-            if not isinstance(record, dict) or set(record) != set(columns):
+            if not isinstance(record, dict) or set(record) != set(present):
                 raise InvalidParameterValue(
-                    f"{path} line {number}: expected an object with keys {', '.join(columns)}."
+                    f"{path} line {number}: expected an object with keys {', '.join(present)}."
                 )
-            row = tuple(record[column] for column in columns)
+            row = tuple(record.get(column) for column in columns)
             for index, value in enumerate(row):
                 if not table.check_value(index, value):
                     raise InvalidParameterValue(
@@ -415,15 +480,52 @@ def _read_table(source: Path, table: TableSpec) -> Iterator[list[tuple[Any, ...]
         yield batch
 
 
-def _column_values(source: Path, table_name: str, wanted: tuple[str, ...]) -> list[tuple[Any, ...]]:
+def _column_values(
+    source: Path, manifest: dict[str, Any], table_name: str, wanted: tuple[str, ...]
+) -> list[tuple[Any, ...]]:
     """Some columns of every row of a table file."""
     table = sql.TABLES_BY_NAME[table_name]
     indexes = [table.column_names.index(column) for column in wanted]
     return [
         tuple(row[index] for index in indexes)
-        for batch in _read_table(source, table)
+        for batch in _read_table(source, table, _dump_columns(manifest, table))
         for row in batch
     ]
+
+
+def _deleted_model_history(
+    source: Path, manifest: dict[str, Any], live: set[int]
+) -> dict[int, tuple[tuple[Any, ...], ...]]:
+    """Per model id of the dump's history that is no live model's, its entries without ids."""
+    table = sql.TABLES_BY_NAME["history"]
+    groups: dict[int, list[tuple[Any, ...]]] = {}
+    for batch in _read_table(source, table, _dump_columns(manifest, table)):
+        for row in batch:
+            if row[1] not in live:
+                groups.setdefault(row[1], []).append(row[2:])
+    return {model_id: tuple(group) for model_id, group in groups.items()}
+
+
+def _conflicts(
+    conn: duckdb.DuckDBPyConnection, models: dict[int, str], run_ids: list[str]
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The dump's model names and run ids that the registry already holds."""
+    names = tuple(sql.existing_model_names(conn, list(models.values())))
+    return names, tuple(sql.existing_run_ids(conn, run_ids))
+
+
+def _refuse_conflicts(names: tuple[str, ...], runs: tuple[str, ...]) -> None:
+    """RESOURCE_ALREADY_EXISTS naming the conflicting models and runs, if there are any."""
+    held = [
+        f"{kind} {_listing(items)}"
+        for kind, items in (("model(s)", names), ("run(s)", runs))
+        if items
+    ]
+    if held:
+        raise ResourceAlreadyExists(
+            f"The registry already holds {' and '.join(held)} of the export; "
+            "resolve with on-conflict skip or overwrite."
+        )
 
 
 def _resolve_conflicts(
@@ -436,23 +538,14 @@ def _resolve_conflicts(
     """Apply the conflict rule and number the dump's models; the conflicting names and runs."""
     if plan.identical:
         return (), ()
-    names = tuple(sql.existing_model_names(conn, list(models.values())))
-    runs = tuple(sql.existing_run_ids(conn, run_ids))
-    if (names or runs) and on_conflict == "fail":
-        held = [
-            f"{kind} {_listing(items)}"
-            for kind, items in (("model(s)", names), ("run(s)", runs))
-            if items
-        ]
-        raise ResourceAlreadyExists(
-            f"The registry already holds {' and '.join(held)} of the export; "
-            "resolve with on-conflict skip or overwrite."
-        )
+    names, runs = _conflicts(conn, models, run_ids)
+    if on_conflict == "fail":
+        _refuse_conflicts(names, runs)
     if on_conflict == "overwrite":
         sql.delete_models(conn, names)
         sql.delete_runs(conn, runs)
     else:
-        plan.skipped_models = {model_id for model_id, name in models.items() if name in names}
+        plan.skipped_models |= {model_id for model_id, name in models.items() if name in names}
         plan.skipped_runs = set(runs)
     kept = sorted(model_id for model_id in models if model_id not in plan.skipped_models)
     plan.model_ids = dict(
@@ -473,6 +566,7 @@ def _load_tables(
     manifest: dict[str, Any],
     plan: _Plan,
     artifacts: set[str],
+    root: Path,
     report: Progress,
 ) -> dict[str, int]:
     """Insert every table's rows; how many rows each table received."""
@@ -481,11 +575,13 @@ def _load_tables(
     loaded = dict.fromkeys(sql.TABLES_BY_NAME, 0)
     report("rows", 0, total)
     for table in TABLES:
-        for batch in _read_table(source, table):
+        present = _dump_columns(manifest, table)
+        for batch in _read_table(source, table, present):
             done += len(batch)
-            rows = batch if plan.identical else _renumber(conn, table, batch, plan)
+            checked = _check_values(table, batch, root)
+            rows = checked if plan.identical else _renumber(conn, table, checked, plan)
             _check_digests(table, rows, artifacts)
-            sql.insert_rows(conn, table, rows)
+            sql.insert_rows(conn, table, rows, present)
             loaded[table.name] += len(rows)
             report("rows", done, total)
     return loaded
@@ -505,7 +601,7 @@ def _renumber(
     if table.name == "model_version_tags":
         at = columns.index("vkey")
         return [
-            (_new_vkey(plan, row[at]), *row[1:])
+            (_new_vkey(plan, table, row[at]), *row[1:])
             for row in rows
             if row[at] // VERSION_KEY_FACTOR not in plan.skipped_models
         ]
@@ -520,17 +616,91 @@ def _renumber(
         for row, new_id in zip(kept, ids, strict=True):
             row[0] = new_id
     for row in kept:
-        row[at] = plan.model_ids[row[at]]
+        row[at] = _new_model_id(plan, table, row[at])
     if table.name == "model_versions":
         vkey_at = columns.index("vkey")
         for row in kept:
-            row[vkey_at] = _new_vkey(plan, row[vkey_at])
+            row[vkey_at] = _new_vkey(plan, table, row[vkey_at])
     return [tuple(row) for row in kept]
 
 
-def _new_vkey(plan: _Plan, vkey: int) -> int:
+def _new_model_id(plan: _Plan, table: TableSpec, model_id: int) -> int:
+    """The target's id for a dump's model; a row of a model the dump lacks is refused."""
+    if model_id not in plan.model_ids:
+        raise InvalidState(
+            f"The import was rolled back: the export's {table.name} refer to model id "
+            f"{model_id!r}, which it does not hold."
+        )
+    return plan.model_ids[model_id]
+
+
+def _new_vkey(plan: _Plan, table: TableSpec, vkey: int) -> int:
     model_id, number = divmod(vkey, VERSION_KEY_FACTOR)
-    return version_key(plan.model_ids[model_id], number)
+    return version_key(_new_model_id(plan, table, model_id), number)
+
+
+def _check_values(
+    table: TableSpec, rows: list[tuple[Any, ...]], root: Path
+) -> list[tuple[Any, ...]]:
+    """Refuse names, aliases, run ids, run artifact paths and version sources the registry's
+    own API would refuse; a local-path source not valid here becomes its artifact's URI."""
+    checks = _VALUE_CHECKS.get(table.name)
+    if not checks:
+        return rows
+    columns = table.column_names
+    out: list[tuple[Any, ...]] = []
+    for row in rows:
+        record = dict(zip(columns, row, strict=True))
+        try:
+            for column, check in checks:
+                if record[column] is not None:
+                    record[column] = check(record, root)
+        except InvalidParameterValue as error:
+            raise InvalidParameterValue(
+                f"The export's {table.name} hold a value this registry refuses: {error.message}"
+            ) from None
+        out.append(tuple(record[column] for column in columns))
+    return out
+
+
+def _run_artifact_path(record: dict[str, Any], root: Path) -> str:
+    uri = f"runs:/{record['run_id']}/{record['path']}"
+    if validate_source(uri, root) != uri:
+        raise InvalidParameterValue(f"Invalid run artifact path {record['path']!r}.")
+    return record["path"]
+
+
+def _version_source(record: dict[str, Any], root: Path) -> str:
+    source, digest = record["source"], record.get("artifact_sha256")
+    try:
+        if validate_source(source, root) == source:
+            return source
+    except InvalidParameterValue:
+        if _LOCAL_SOURCE.match(source) and digest is not None:
+            # A path inside the exporting registry's artifact folder: point at the artifact.
+            return f"artifacts:/{digest}"
+        raise
+    raise InvalidParameterValue(f"Model version source {source!r} is not in normal form.")
+
+
+# A local path or file: URI, the sources tied to one registry's artifact folder.
+_LOCAL_SOURCE = re.compile(r"(?![A-Za-z][A-Za-z0-9+.-]*:)|file:", re.IGNORECASE)
+_Check = Callable[[dict[str, Any], Path], Any]
+_RUN_ID_CHECK: tuple[str, _Check] = ("run_id", lambda record, _: run_id(record["run_id"]))
+_VALUE_CHECKS: dict[str, tuple[tuple[str, _Check], ...]] = {
+    "registered_models": (("name", lambda record, _: check.model_name(record["name"])),),
+    "registered_model_aliases": (("alias", lambda record, _: check.alias(record["alias"])),),
+    "history": (
+        ("model_name", lambda record, _: check.model_name(record["model_name"])),
+        ("alias", lambda record, _: check.alias(record["alias"])),
+    ),
+    "model_versions": (_RUN_ID_CHECK, ("source", _version_source)),
+    "runs": (_RUN_ID_CHECK,),
+    "run_params": (_RUN_ID_CHECK,),
+    "run_tags": (_RUN_ID_CHECK,),
+    "run_metrics": (_RUN_ID_CHECK,),
+    "run_artifacts": (_RUN_ID_CHECK, ("path", _run_artifact_path)),
+}
 
 
 def _check_digests(table: TableSpec, rows: list[tuple[Any, ...]], artifacts: set[str]) -> None:

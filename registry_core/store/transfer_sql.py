@@ -144,17 +144,25 @@ def read_rows(
 
 
 def insert_rows(
-    conn: duckdb.DuckDBPyConnection, table: TableSpec, rows: Sequence[Sequence[Any]]
+    conn: duckdb.DuckDBPyConnection,
+    table: TableSpec,
+    rows: Sequence[Sequence[Any]],
+    columns: Sequence[str] | None = None,
 ) -> None:
-    """Insert rows as given (column order of the spec), keeping their order."""
+    """Insert rows as given (column order of the spec), keeping their order; only `columns`
+    when given (the others take their defaults, for a dump of an older schema)."""
     if not rows:
         return
-    columns = ", ".join(table.column_names)
-    values = ", ".join(f"unnest(?::{kind}[])" for _, kind in table.columns)
+    wanted = table.column_names if columns is None else tuple(columns)
+    if not wanted or not set(wanted) <= set(table.column_names):
+        raise InvalidParameterValue(f"Cannot load columns {list(wanted)} into {table.name}.")
+    indexes = [table.column_names.index(column) for column in wanted]
+    values = ", ".join(f"unnest(?::{table.columns[index][1]}[])" for index in indexes)
+    by_column = list(zip(*rows, strict=True))
     try:
         conn.execute(
-            f"INSERT INTO {table.name} ({columns}) SELECT {values}",
-            [list(column) for column in zip(*rows, strict=True)],
+            f"INSERT INTO {table.name} ({', '.join(wanted)}) SELECT {values}",
+            [list(by_column[index]) for index in indexes],
         )
     except duckdb.Error as error:
         raise InvalidParameterValue(f"Cannot load the rows of {table.name}: {error}") from None
@@ -176,8 +184,19 @@ def _sequence(name: str) -> str:
     return name
 
 
+MAX_SEQUENCE_VALUE = 2**31 - 1
+
+
 def advance_sequence(conn: duckdb.DuckDBPyConnection, name: str, last_value: int) -> None:
-    """Move a sequence forward so its next value is above `last_value` (never backwards)."""
+    """Move a sequence forward so its next value is above `last_value` (never backwards).
+
+    Ids stay below 2**31 (a model id is the high half of a version key), which also bounds the
+    time a forged manifest can hold the file while the sequence is stepped forward."""
+    if not 0 <= last_value <= MAX_SEQUENCE_VALUE:
+        raise InvalidParameterValue(
+            f"Sequence {name!r} cannot move to {last_value}: "
+            f"ids must lie in 0..{MAX_SEQUENCE_VALUE}."
+        )
     missing = last_value - sequence_values(conn)[_sequence(name)]
     if missing > 0:
         conn.execute(f"SELECT max(nextval('{name}')) FROM range(?)", [missing]).fetchall()
@@ -220,6 +239,19 @@ def existing_run_ids(conn: duckdb.DuckDBPyConnection, run_ids: Sequence[str]) ->
         [list(run_ids)],
     ).fetchall()
     return [row[0] for row in rows]
+
+
+def deleted_model_history(conn: duckdb.DuckDBPyConnection) -> set[tuple[tuple[Any, ...], ...]]:
+    """The history of each deleted model (no live model has its id), without the ids."""
+    rows = conn.execute(
+        "SELECT model_id, model_name, version, event, from_version, from_stage, to_stage, alias, "
+        "actor, reason, timestamp FROM history "
+        "WHERE model_id NOT IN (SELECT id FROM registered_models) ORDER BY model_id, id"
+    ).fetchall()
+    groups: dict[int, list[tuple[Any, ...]]] = {}
+    for model_id, *content in rows:
+        groups.setdefault(model_id, []).append(tuple(content))
+    return {tuple(group) for group in groups.values()}
 
 
 def delete_models(conn: duckdb.DuckDBPyConnection, names: Sequence[str]) -> None:

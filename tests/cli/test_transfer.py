@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -101,9 +102,24 @@ def test_import_refuses_conflicts_and_changes_nothing(
     skipped = cli("import", str(dump), "--on-conflict", "skip", json_output=True).json
     assert skipped["mode"] == "merged"
     assert set(skipped["skipped_models"]) == {"churn", "empty", "legacy"}
-    assert sum(skipped["rows"].values()) == 1  # the history of the deleted model `gone`
+    # The history of the deleted model `gone` is held already: it is not loaded a second time.
+    assert sum(skipped["rows"].values()) == 0
     assert snapshot(client) == before
+    again = tmp_path / "again"
+    assert cli("export", str(again)).exit_code == 0
+    assert manifest(again)["tables"] == manifest(dump)["tables"]
     assert cli("import", str(dump), "--on-conflict", "sideways").exit_code == 2
+
+
+def test_a_refused_import_copies_no_artifact(cli, tmp_path: Path) -> None:
+    dump = tmp_path / "dump"
+    assert cli("export", str(dump)).exit_code == 0
+    other = tmp_path / "other"
+    mine = RegistryClient(other)
+    mine.create_registered_model(MODEL)
+    refused = invoke_cli(other, "import", str(dump))
+    assert refused.stderr.startswith("RESOURCE_ALREADY_EXISTS: ")
+    assert mine.artifacts.digests() == set()
 
 
 def _without_ids(history: list) -> list:
@@ -166,6 +182,22 @@ def test_damaged_dumps_are_refused_and_leave_nothing(cli, tmp_path: Path) -> Non
     assert damaged.stderr.startswith("DATA_LOSS: The export is damaged")
     artifact.write_bytes(original)
 
+    sealed = (dump / "manifest.json").read_text()
+    data = manifest(dump)
+    data["artifacts"][0]["size"] += 1
+    (dump / "manifest.json").write_text(json.dumps(data))
+    wrong_size = invoke_cli(empty, "import", str(dump))
+    assert wrong_size.stderr.startswith("DATA_LOSS: The export is damaged")
+    (dump / "manifest.json").write_text(sealed)
+
+    data = manifest(dump)
+    data["sequences"]["history_id_seq"] = 10**13
+    (dump / "manifest.json").write_text(json.dumps(data))
+    huge = invoke_cli(empty, "import", str(dump))
+    assert huge.exit_code == 1
+    assert huge.stderr.startswith("INVALID_PARAMETER_VALUE: Sequence 'history_id_seq'")
+    (dump / "manifest.json").write_text(sealed)
+
     table = dump / "tables" / "runs.jsonl"
     table.write_text(table.read_text().replace("FINISHED", "FAILED", 1))
     edited = invoke_cli(empty, "import", str(dump))
@@ -217,3 +249,104 @@ def test_progress_shows_on_a_terminal_but_never_with_json(cli, tmp_path: Path) -
     assert quiet.stderr == ""
     assert quiet.json["artifacts"] == 4
     assert cli("export", str(tmp_path / "piped")).stderr == ""
+
+
+def _rewrite(dump: Path, table: str, edit: Any) -> None:
+    """Apply `edit` to a table's rows and reseal the manifest, as a careful forger would."""
+    path = dump / "tables" / f"{table}.jsonl"
+    rows = edit([json.loads(line) for line in path.read_text().splitlines()])
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    data = manifest(dump)
+    data["tables"][table].update(
+        rows=len(rows), sha256=hashlib.sha256(path.read_bytes()).hexdigest()
+    )
+    (dump / "manifest.json").write_text(json.dumps(data))
+
+
+def _without(row: dict[str, Any], key: str) -> dict[str, Any]:
+    return {name: value for name, value in row.items() if name != key}
+
+
+def _first(changes: dict[str, Any]) -> Any:
+    return lambda rows: [{**rows[0], **changes}, *rows[1:]]
+
+
+def test_a_merge_refuses_rows_of_a_model_the_dump_lacks(
+    cli, client: RegistryClient, tmp_path: Path
+) -> None:
+    dump = tmp_path / "dump"
+    assert cli("export", str(dump)).exit_code == 0
+    _rewrite(dump, "model_version_tags", lambda rows: [*rows, {**rows[0], "vkey": 99 * 2**32 + 1}])
+    before = snapshot(client)
+    failed = cli("import", str(dump), "--on-conflict", "overwrite")
+    assert failed.exit_code == 1
+    assert failed.stderr.startswith("INVALID_STATE: The import was rolled back")
+    assert "model id 99" in failed.stderr
+    assert snapshot(client) == before
+
+
+def test_dump_values_the_api_refuses_are_refused(cli, tmp_path: Path) -> None:
+    dump = tmp_path / "dump"
+    assert cli("export", str(dump)).exit_code == 0
+    cases = [
+        ("run_artifacts", {"path": "../../outside"}, "'..' path segments"),
+        ("runs", {"run_id": "../run"}, "Invalid run id"),
+        ("registered_models", {"name": "a/b"}, "must not contain '/'"),
+        ("registered_model_aliases", {"alias": "latest"}, "is reserved"),
+        ("model_versions", {"source": "s3://bucket/model"}, "scheme 's3' is not allowed"),
+    ]
+    for index, (table, changes, message) in enumerate(cases):
+        forged = tmp_path / f"forged-{index}"
+        shutil.copytree(dump, forged)
+        _rewrite(forged, table, _first(changes))
+        target = tmp_path / f"target-{index}"
+        refused = invoke_cli(target, "import", str(forged))
+        assert refused.exit_code == 1, table
+        assert refused.stderr.startswith("INVALID_PARAMETER_VALUE: The export's " + table), table
+        assert message in refused.stderr, table
+        assert list(RegistryClient(target).search_registered_models()) == []
+
+
+def test_a_local_source_becomes_the_artifact_uri(cli, tmp_path: Path) -> None:
+    dump = tmp_path / "dump"
+    assert cli("export", str(dump)).exit_code == 0
+    outside = str(tmp_path / "elsewhere" / "artifacts" / "model.skops")
+    _rewrite(dump, "model_versions", _first({"source": outside}))
+    target = tmp_path / "target"
+    assert invoke_cli(target, "import", str(dump)).exit_code == 0
+    first = RegistryClient(target).get_model_version(MODEL, 1)
+    assert first.source == f"artifacts:/{first.artifact_sha256}"
+
+
+def test_a_dump_of_an_older_schema_imports(cli, client: RegistryClient, tmp_path: Path) -> None:
+    dump = tmp_path / "dump"
+    assert cli("export", str(dump)).exit_code == 0
+    # As if `signature` and `run_metrics` had come with a later migration than the dump's.
+    _rewrite(dump, "model_versions", lambda rows: [_without(row, "signature") for row in rows])
+    (dump / "tables" / "run_metrics.jsonl").unlink()
+    data = manifest(dump)
+    data["schema_version"] = 2
+    del data["tables"]["run_metrics"]
+    data["tables"]["model_versions"]["columns"].remove("signature")
+    (dump / "manifest.json").write_text(json.dumps(data))
+
+    target = tmp_path / "target"
+    imported = invoke_cli(target, "import", str(dump), json_output=True)
+    assert imported.exit_code == 0, imported.stderr
+    assert imported.json["rows"]["run_metrics"] == 0
+    exported, now = snapshot(client), snapshot(RegistryClient(target))
+    assert [replace(v, signature=None) for v in exported["versions"]] == now["versions"]
+    assert [replace(run, metrics={}) for run in exported["runs"]] == now["runs"]
+    assert now["history"] == exported["history"]
+
+    for name, change in (
+        ("newer", {"schema_version": 4}),
+        ("unknown table", {"tables": {**data["tables"], "users; --": data["tables"]["runs"]}}),
+        (
+            "unknown column",
+            {"tables": {**data["tables"], "runs": {**data["tables"]["runs"], "columns": ["x"]}}},
+        ),
+    ):
+        (dump / "manifest.json").write_text(json.dumps({**data, **change}))
+        refused = invoke_cli(tmp_path / "refused", "import", str(dump))
+        assert refused.stderr.startswith("INVALID_PARAMETER_VALUE: "), name
