@@ -115,6 +115,12 @@ class RegistryClient:
         return f"RegistryClient({self.registry_uri!r})"
 
     @contextmanager
+    def _one_open(self) -> Iterator[None]:
+        """Hold the file across the store calls of one client call, so it is opened once."""
+        with self._store.manager.connection():
+            yield
+
+    @contextmanager
     def session(self) -> Iterator[RegistryClient]:
         """Keep the registry file open for a block of calls, then release it at once."""
         with self._store.session():
@@ -174,10 +180,11 @@ class RegistryClient:
         """Register a version; its source must be a run, model or stored-artifact URI, or a path
         inside the artifact store, and the artifact it names is recorded with the version."""
         source = validate_source(source, self.artifacts.root)
-        artifact = self._artifact_for_source(source)
-        return self._store.create_model_version(
-            name, source, run_id, tags, run_link, description, artifact
-        )
+        with self._one_open():
+            artifact = self._artifact_for_source(source)
+            return self._store.create_model_version(
+                name, source, run_id, tags, run_link, description, artifact
+            )
 
     def get_model_version(self, name: str, version: int | str) -> ModelVersion:
         return self._store.get_model_version(name, version)
