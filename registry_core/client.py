@@ -20,12 +20,13 @@ from registry_core.entities import (
     Run,
     RunArtifact,
     StageTransition,
+    now_ms,
 )
 from registry_core.errors import InvalidParameterValue, ResourceDoesNotExist
 from registry_core.fingerprint import DataFingerprint, fingerprint_data
 from registry_core.signature import ModelSignature, infer_signature
 from registry_core.store.connection import shared_manager
-from registry_core.store.duckdb_store import DuckDBStore, now_ms
+from registry_core.store.duckdb_store import DuckDBStore
 from registry_core.store.outbox import OutboxStore
 from registry_core.store.run_store import DuckDBRunStore
 from registry_core.uris import ModelUri, RunUri, parse_uri

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,6 +13,11 @@ STAGE_ARCHIVED = "Archived"
 STAGES: tuple[str, ...] = (STAGE_NONE, STAGE_STAGING, STAGE_PRODUCTION, STAGE_ARCHIVED)
 
 STATUS_READY = "READY"
+
+
+def now_ms() -> int:
+    """Milliseconds since the epoch, the registry's unit of time (as MLflow's)."""
+    return time.time_ns() // 1_000_000
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,11 @@ NUMERIC_OPS = frozenset({"=", "!=", "<", "<=", ">", ">="})
 IN_OPS = frozenset({"IN", "NOT IN"})
 
 
+def quote_literal(value: str) -> str:
+    """`value` as a string literal of the filter grammar, whatever quotes or backslashes it has."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
 @dataclass(frozen=True)
 class Comparison:
     """One `key op value` condition of a filter; a filter is the AND of its comparisons."""

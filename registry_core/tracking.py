@@ -11,11 +11,10 @@ from types import TracebackType
 from typing import Any
 
 from registry_core.client import RegistryClient
-from registry_core.entities import Metric, ModelVersion, Run
+from registry_core.entities import Metric, ModelVersion, Run, now_ms
 from registry_core.errors import InvalidState, ResourceDoesNotExist
 from registry_core.fingerprint import DataFingerprint
 from registry_core.signature import ModelSignature
-from registry_core.store.duckdb_store import now_ms
 from registry_core.uris import RunUri, parse_uri
 
 _local = threading.local()

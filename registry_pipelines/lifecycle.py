@@ -15,11 +15,10 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
     UnresolvedAssetJobDefinition,
 )
 
-from registry_core.entities import Metric
+from registry_core.entities import Metric, now_ms
 from registry_core.errors import RegistryError, ResourceAlreadyExists, ResourceDoesNotExist
 from registry_core.fingerprint import fingerprint_data
 from registry_core.loading import load_model
-from registry_core.store.duckdb_store import now_ms
 from registry_core.tracking import git_commit
 from registry_pipelines.datasets import load_dataset, snapshot_seed, split
 from registry_pipelines.evaluation import (

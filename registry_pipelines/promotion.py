@@ -9,6 +9,7 @@ import dagster as dg
 from registry_core.client import RegistryClient
 from registry_core.config import default_actor
 from registry_core.errors import InvalidState
+from registry_core.search_filter import quote_literal
 
 CHAMPION_ALIAS = "champion"
 SENSOR_NAME_TAG = "dagster/sensor_name"
@@ -30,15 +31,10 @@ def promotion_actor(context: dg.AssetExecutionContext | dg.OpExecutionContext) -
     return f"dagster:{sensor}" if sensor else f"dagster:{default_actor()}"
 
 
-def filter_literal(value: str) -> str:
-    """A value quoted for a search filter, whatever quotes or backslashes it holds."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
 def newest_validated_version(client: RegistryClient, name: str) -> str | None:
     """The highest version of a model tagged `validation=passed`."""
     found = client.search_model_versions(
-        f"name = {filter_literal(name)} AND tags.validation = 'passed'",
+        f"name = {quote_literal(name)} AND tags.validation = 'passed'",
         max_results=1,
         order_by=["version_number DESC"],
     )

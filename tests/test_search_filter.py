@@ -18,6 +18,7 @@ from registry_core.search_filter import (
     encode_page_token,
     parse_filter,
     parse_order_by,
+    quote_literal,
     validate_max_results,
 )
 
@@ -463,3 +464,11 @@ def test_max_results_bounds(kind: Kind) -> None:
 @pytest.mark.parametrize("value", [True, False, 1.0, "10", [10]])
 def test_max_results_must_be_an_int(value: object) -> None:
     refused(validate_max_results, value, "registered_model")
+
+
+@pytest.mark.parametrize(
+    "value", ["plain", "it's", "back\\slash", "\\'", "' OR 1=1 --", "trailing\\", "", '"dq"']
+)
+def test_quote_literal_round_trips_any_text(value: str) -> None:
+    (comparison,) = parse_filter(f"name = {quote_literal(value)}", "model_version")
+    assert comparison.value == value

@@ -33,6 +33,7 @@ from registry_core.cli.output import (
 )
 from registry_core.client import Lineage
 from registry_core.entities import ModelVersion, PagedList, Run
+from registry_core.search_filter import quote_literal
 
 app = typer.Typer(
     name="versions", help="Model versions: list, show, describe, tag and delete them."
@@ -41,11 +42,6 @@ tag_app = typer.Typer(help="Set or delete a model version's tags.")
 app.add_typer(tag_app, name="tag")
 
 DAGSTER_RUN_ID = "dagster_run_id"
-
-
-def filter_literal(value: str) -> str:
-    """A string as a quoted literal of the search filter grammar."""
-    return "'" + value.replace("'", "''") + "'"
 
 
 def _versions_table(page: PagedList) -> RenderableType:
@@ -80,9 +76,9 @@ def list_versions(
     """List a model's versions, newest first."""
     registry = client()
     registry.get_registered_model(name)
-    clauses = [f"name = {filter_literal(name)}"]
+    clauses = [f"name = {quote_literal(name)}"]
     if stage is not None:
-        clauses.append(f"current_stage = {filter_literal(validation.stage(stage))}")
+        clauses.append(f"current_stage = {quote_literal(validation.stage(stage))}")
     if filter_string:
         clauses.append(filter_string)
     page = registry.search_model_versions(

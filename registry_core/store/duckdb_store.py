@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -21,6 +20,7 @@ from registry_core.entities import (
     PagedList,
     RegisteredModel,
     StageTransition,
+    now_ms,
 )
 from registry_core.errors import (
     InvalidParameterValue,
@@ -99,11 +99,6 @@ _CONSISTENCY_QUERIES: tuple[tuple[str, str], ...] = (
            'None')""",
     ),
 )
-
-
-def now_ms() -> int:
-    """Milliseconds since the epoch, the registry's unit of time (as MLflow's)."""
-    return time.time_ns() // 1_000_000
 
 
 def _version_from_row(

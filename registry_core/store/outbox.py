@@ -9,7 +9,6 @@ while a receiver is contacted.
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from typing import Any, NamedTuple
 import duckdb
 
 from registry_core import validation as check
+from registry_core.entities import now_ms
 from registry_core.errors import InvalidState, ResourceAlreadyExists, ResourceDoesNotExist
 from registry_core.store.connection import ConnectionManager
 from registry_core.webhooks import events as ev
@@ -79,10 +79,6 @@ def record_event(
 def new_delivery_id() -> str:
     """A fresh delivery id, the `webhook-id` a receiver de-duplicates on."""
     return f"msg_{uuid.uuid4().hex}"
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 @dataclass(frozen=True)
@@ -183,7 +179,7 @@ class OutboxStore:
         with self.manager.transaction() as conn:
             if conn.execute("SELECT 1 FROM webhooks WHERE name = ?", [name]).fetchone():
                 raise ResourceAlreadyExists(f"Webhook (name={name}) already exists.")
-            when = _now_ms()
+            when = now_ms()
             # Transactions on the file are serial, so event ids grow in commit order and the
             # current maximum separates the events before this subscription from those after.
             conn.execute(
@@ -232,7 +228,7 @@ class OutboxStore:
             changes["format"] = wcheck.webhook_format(format)
         with self.manager.transaction() as conn:
             webhook_id = self._webhook_id(conn, name)
-            changes["last_updated_timestamp"] = _now_ms()
+            changes["last_updated_timestamp"] = now_ms()
             assignments = ", ".join(f"{column} = ?" for column in changes)
             conn.execute(
                 f"UPDATE webhooks SET {assignments} WHERE id = ?", [*changes.values(), webhook_id]

@@ -11,10 +11,9 @@ from typing import Any
 import duckdb
 
 from registry_core import validation as check
-from registry_core.entities import Metric, PagedList, Run, RunArtifact
+from registry_core.entities import Metric, PagedList, Run, RunArtifact, now_ms
 from registry_core.errors import InvalidParameterValue, ResourceDoesNotExist
 from registry_core.store.connection import ConnectionManager
-from registry_core.store.duckdb_store import now_ms
 from registry_core.store.filter_sql import plan_search
 
 RUN_STATUSES = ("RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED")
