@@ -9,6 +9,7 @@ from rich.table import Table
 
 from registry_core.client import RegistryClient
 from registry_core.errors import RegistryError
+from registry_core.search_filter import quote_literal
 from registry_pipelines.definitions import LIFECYCLES, all_models_training_job, defs
 from registry_pipelines.sensors import PROMOTION_SENSOR_NAME
 
@@ -27,13 +28,16 @@ def _promotion_requests(instance: dg.DagsterInstance) -> list[dg.RunRequest]:
 
 
 def _state_table(client: RegistryClient) -> Table:
+    """The five newest versions of each declared model: stage, aliases, validation, metrics."""
     table = Table(title=f"Registry {client.registry_uri}")
     for column in ("model", "version", "stage", "aliases", "validation", "metrics"):
         table.add_column(column)
     with client.session():
         for lc in LIFECYCLES:
             versions = client.search_model_versions(
-                f"name = '{lc.spec.name}'", order_by=["version_number DESC"], max_results=5
+                f"name = {quote_literal(lc.spec.name)}",
+                order_by=["version_number DESC"],
+                max_results=5,
             )
             for mv in versions:
                 run = client.get_model_version_lineage(mv.name, mv.version).run
@@ -53,6 +57,7 @@ def _state_table(client: RegistryClient) -> Table:
 
 
 def main() -> int:
+    """Train, promote, print; exit 1 when the training run fails or the registry cannot be read."""
     console = Console(width=max(Console().width, 110))
     instance = dg.DagsterInstance.get()
     console.print("[bold]Retraining every model (multiprocess executor)...[/bold]")

@@ -53,16 +53,24 @@ def compute_metrics(
 
 def check_thresholds(spec: ModelSpec, metrics: Mapping[str, float]) -> list[str]:
     """Why the metrics miss the spec's thresholds, one reason per miss; empty when all pass."""
+    return [
+        reason
+        for name in spec.validation.thresholds
+        for reason in threshold_failures(spec, name, metrics)
+    ]
+
+
+def threshold_failures(spec: ModelSpec, name: str, metrics: Mapping[str, float]) -> list[str]:
+    """Why one metric misses its threshold in the spec (one check per metric); empty on a pass."""
+    bound = spec.validation.thresholds[name]
+    value = metrics.get(name)
+    if value is None or math.isnan(value):
+        return [f"{name} is missing from the evaluation"]
     failures = []
-    for name, bound in spec.validation.thresholds.items():
-        value = metrics.get(name)
-        if value is None or math.isnan(value):
-            failures.append(f"{name} is missing from the evaluation")
-            continue
-        if bound.min is not None and value < bound.min:
-            failures.append(f"{name} = {value:.4f} is below the minimum {bound.min:g}")
-        if bound.max is not None and value > bound.max:
-            failures.append(f"{name} = {value:.4f} is above the maximum {bound.max:g}")
+    if bound.min is not None and value < bound.min:
+        failures.append(f"{name} = {value:.4f} is below the minimum {bound.min:g}")
+    if bound.max is not None and value > bound.max:
+        failures.append(f"{name} = {value:.4f} is above the maximum {bound.max:g}")
     return failures
 
 

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from registry_core.entities import STAGE_PRODUCTION
+from registry_core.entities import STAGE_PRODUCTION, STAGE_STAGING
 from registry_pipelines.promotion import CHAMPION_ALIAS, promote, promotion_actor
 from registry_pipelines.resources import RegistryResource
 
@@ -49,7 +49,7 @@ def promote_model_version(
         config.model,
         config.version,
         config.stage,
-        archive_existing_versions=config.stage.lower() == "staging",
+        archive_existing_versions=config.stage.lower() == STAGE_STAGING.lower(),
         actor=actor,
         reason=reason,
     )

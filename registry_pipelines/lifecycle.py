@@ -15,7 +15,8 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
     UnresolvedAssetJobDefinition,
 )
 
-from registry_core.entities import Metric, now_ms
+from registry_core.client import RegistryClient
+from registry_core.entities import STAGE_PRODUCTION, STAGE_STAGING, Metric, ModelVersion, now_ms
 from registry_core.errors import RegistryError, ResourceAlreadyExists, ResourceDoesNotExist
 from registry_core.fingerprint import fingerprint_data
 from registry_core.loading import load_model
@@ -23,9 +24,9 @@ from registry_core.tracking import git_commit
 from registry_pipelines.datasets import load_dataset, snapshot_seed, split
 from registry_pipelines.evaluation import (
     check_regression,
-    check_thresholds,
     comparison_markdown,
     compute_metrics,
+    threshold_failures,
 )
 from registry_pipelines.promotion import promote, promotion_actor
 from registry_pipelines.resources import RegistryResource
@@ -73,6 +74,7 @@ class PromotionConfig(dg.Config):
 
 
 def lifecycle_keys(spec: ModelSpec) -> LifecycleKeys:
+    """The five asset keys of a model, under its asset prefix."""
     prefix = spec.asset_prefix
     return LifecycleKeys(
         *(
@@ -89,17 +91,26 @@ def lifecycle_keys(spec: ModelSpec) -> LifecycleKeys:
 
 
 def threshold_check_name(metric: str) -> str:
+    """The name of the check that holds one metric to its threshold."""
     return f"threshold_{metric}"
+
+
+def _check_descriptions(spec: ModelSpec) -> dict[str, str]:
+    """Every validation check of the registered version, in report order, with what it checks."""
+    return {
+        **{
+            threshold_check_name(m): f"{m} on the holdout within the spec's bounds"
+            for m in spec.validation.thresholds
+        },
+        CHECK_NO_REGRESSION: "no worse than the current champion beyond the tolerance",
+        CHECK_ARTIFACT_LOADS: "the stored artifact verifies, loads and predicts",
+        CHECK_SIGNATURE: "the stored signature matches the training features",
+    }
 
 
 def check_names(spec: ModelSpec) -> list[str]:
     """Every validation check of the registered version, in the order they are reported."""
-    return [
-        *(threshold_check_name(metric) for metric in spec.validation.thresholds),
-        CHECK_NO_REGRESSION,
-        CHECK_ARTIFACT_LOADS,
-        CHECK_SIGNATURE,
-    ]
+    return list(_check_descriptions(spec))
 
 
 def holdout_split(
@@ -109,7 +120,9 @@ def holdout_split(
     return split(frame, spec.dataset, snapshot_seed(fingerprint_data(frame).sha256))
 
 
-def model_metrics(spec: ModelSpec, model: Any, features: pd.DataFrame, target: pd.Series) -> dict:
+def model_metrics(
+    spec: ModelSpec, model: Any, features: pd.DataFrame, target: pd.Series
+) -> dict[str, float]:
     """The spec's metrics of a fitted (or loaded) model on some rows."""
     predicted = model.predict(features)
     scores = None
@@ -119,21 +132,31 @@ def model_metrics(spec: ModelSpec, model: Any, features: pd.DataFrame, target: p
 
 
 def _float_metadata(metrics: dict[str, float], prefix: str = "") -> dict[str, dg.MetadataValue]:
+    """Metrics as float metadata, so Dagster plots them across materializations."""
     return {
         f"{prefix}{name}": dg.MetadataValue.float(float(value)) for name, value in metrics.items()
     }
 
 
-def _ensure_registered_model(client: Any, spec: ModelSpec) -> None:
-    try:
-        client.get_registered_model(spec.name)
-    except ResourceDoesNotExist:
-        with contextlib.suppress(ResourceAlreadyExists):
-            client.create_registered_model(
-                spec.name,
-                tags={"task": spec.task, "dagster_asset_prefix": spec.asset_prefix},
-                description=spec.description,
-            )
+def _run_metrics(metrics: dict[str, float], prefix: str = "") -> list[Metric]:
+    """Metrics as one batch for the registry run: step 0, one timestamp."""
+    when = now_ms()
+    return [Metric(f"{prefix}{name}", value, 0, when) for name, value in metrics.items()]
+
+
+def _champion_label(version: str | None) -> str:
+    """The champion column's heading in the comparison table."""
+    return f"champion v{version}" if version else "champion"
+
+
+def _ensure_registered_model(client: RegistryClient, spec: ModelSpec) -> None:
+    """Create the spec's registered model on its first registration (one call, race-safe)."""
+    with contextlib.suppress(ResourceAlreadyExists):
+        client.create_registered_model(
+            spec.name,
+            tags={"task": spec.task, "dagster_asset_prefix": spec.asset_prefix},
+            description=spec.description,
+        )
 
 
 def build_lifecycle(spec: ModelSpec) -> ModelLifecycle:
@@ -189,10 +212,9 @@ def build_lifecycle(spec: ModelSpec) -> ModelLifecycle:
         )
         estimator = build_estimator(spec).fit(x_train, y_train)
         train_metrics = model_metrics(spec, estimator, x_train, y_train)
-        when = now_ms()
         client.log_batch(
             run.run_id,
-            metrics=[Metric(f"train_{k}", v, 0, when) for k, v in train_metrics.items()],
+            metrics=_run_metrics(train_metrics, "train_"),
             params={"estimator": spec.estimator.class_path, **spec.estimator.params},
         )
         client.log_input(run.run_id, training_data, context="training")
@@ -231,12 +253,10 @@ def build_lifecycle(spec: ModelSpec) -> ModelLifecycle:
         client = registry.client()
         candidate = load_model(trained_model["model_uri"], registry_uri=client.registry_uri)
         metrics = model_metrics(spec, candidate, x_test, y_test)
-        client.log_batch(
-            trained_model["run_id"], metrics=[Metric(k, v, 0, now_ms()) for k, v in metrics.items()]
-        )
+        client.log_batch(trained_model["run_id"], metrics=_run_metrics(metrics))
         champion_version, champion_metrics, note = None, None, "no Production version yet"
         try:
-            production = client.get_latest_versions(spec.name, ["Production"])
+            production = client.get_latest_versions(spec.name, [STAGE_PRODUCTION])
         except ResourceDoesNotExist:
             production = []
         if production:
@@ -248,7 +268,6 @@ def build_lifecycle(spec: ModelSpec) -> ModelLifecycle:
             except RegistryError as error:
                 note = f"version {champion_version} could not be scored: {error}"
                 context.log.warning(note)
-        label = f"champion v{champion_version}" if champion_version else "champion"
         return dg.Output(
             {
                 "metrics": metrics,
@@ -258,7 +277,9 @@ def build_lifecycle(spec: ModelSpec) -> ModelLifecycle:
             metadata={
                 **_float_metadata(metrics),
                 "comparison": dg.MetadataValue.md(
-                    comparison_markdown(metrics, champion_metrics, label)
+                    comparison_markdown(
+                        metrics, champion_metrics, _champion_label(champion_version)
+                    )
                 ),
                 "champion": dg.MetadataValue.text(note),
                 "holdout_rows": dg.MetadataValue.int(len(x_test)),
@@ -267,15 +288,7 @@ def build_lifecycle(spec: ModelSpec) -> ModelLifecycle:
 
     check_specs = [
         dg.AssetCheckSpec(name, asset=keys.registered_version, description=description)
-        for name, description in [
-            *(
-                (threshold_check_name(m), f"{m} on the holdout within the spec's bounds")
-                for m in spec.validation.thresholds
-            ),
-            (CHECK_NO_REGRESSION, "no worse than the current champion beyond the tolerance"),
-            (CHECK_ARTIFACT_LOADS, "the stored artifact verifies, loads and predicts"),
-            (CHECK_SIGNATURE, "the stored signature matches the training features"),
-        ]
+        for name, description in _check_descriptions(spec).items()
     ]
 
     @dg.asset(
@@ -298,6 +311,7 @@ def build_lifecycle(spec: ModelSpec) -> ModelLifecycle:
         registry: RegistryResource,
     ) -> dg.MaterializeResult:
         client = registry.client()
+        actor = promotion_actor(context)
         _ensure_registered_model(client, spec)
         mv = client.create_model_version(
             spec.name,
@@ -309,36 +323,33 @@ def build_lifecycle(spec: ModelSpec) -> ModelLifecycle:
         client.transition_model_version_stage(
             spec.name,
             mv.version,
-            "Staging",
-            actor=promotion_actor(context),
+            STAGE_STAGING,
+            actor=actor,
             reason=f"registered by Dagster run {context.run.run_id}",
         )
-        results = validate(spec, client, mv.version, training_data, evaluation)
+        results = validate(spec, client, mv, training_data, evaluation)
         reasons = [
             str(r.metadata["reason"].value)
             for r in results
             if not r.passed and "reason" in r.metadata
         ]
-        client.record_validation(
-            spec.name, mv.version, reasons, evaluation["metrics"], actor=promotion_actor(context)
-        )
         metrics = evaluation["metrics"]
-        label = (
-            f"champion v{evaluation['champion_version']}"
-            if evaluation["champion_version"]
-            else "champion"
-        )
+        client.record_validation(spec.name, mv.version, reasons, metrics, actor=actor)
         return dg.MaterializeResult(
             metadata={
                 "version": dg.MetadataValue.int(int(mv.version)),
                 "model_uri": dg.MetadataValue.text(mv.uri),
                 "registry_run_id": dg.MetadataValue.text(trained_model["run_id"]),
                 "sha256": dg.MetadataValue.text(mv.artifact_sha256 or ""),
-                "stage": dg.MetadataValue.text("Staging"),
+                "stage": dg.MetadataValue.text(STAGE_STAGING),
                 "validation": dg.MetadataValue.text("passed" if not reasons else "failed"),
                 **_float_metadata(metrics),
                 "comparison": dg.MetadataValue.md(
-                    comparison_markdown(metrics, evaluation["champion_metrics"], label)
+                    comparison_markdown(
+                        metrics,
+                        evaluation["champion_metrics"],
+                        _champion_label(evaluation["champion_version"]),
+                    )
                 ),
             },
             check_results=results,
@@ -409,21 +420,19 @@ def build_lifecycle(spec: ModelSpec) -> ModelLifecycle:
 
 def validate(
     spec: ModelSpec,
-    client: Any,
-    version: str,
+    client: RegistryClient,
+    mv: ModelVersion,
     training_data: pd.DataFrame,
     evaluation: dict[str, Any],
 ) -> list[dg.AssetCheckResult]:
     """Run every validation check of a registered version; failed results carry a `reason`."""
     metrics = evaluation["metrics"]
     results = []
-    threshold_failures = check_thresholds(spec, metrics)
     for metric, bound in spec.validation.thresholds.items():
-        failures = [f for f in threshold_failures if f.startswith(f"{metric} ")]
         results.append(
             _result(
                 threshold_check_name(metric),
-                failures,
+                threshold_failures(spec, metric, metrics),
                 value=float(metrics.get(metric, float("nan"))),
                 min=bound.min,
                 max=bound.max,
@@ -437,7 +446,6 @@ def validate(
             champion_version=evaluation["champion_version"] or "none",
         )
     )
-    mv = client.get_model_version(spec.name, version)
     x_train, x_test, _, y_test = holdout_split(spec, training_data)
     load_problems: list[str] = []
     problem = client.artifacts.verify(mv.artifact_sha256) if mv.artifact_sha256 else "no artifact"
@@ -462,6 +470,7 @@ def validate(
 
 
 def _result(name: str, failures: list[str], **facts: Any) -> dg.AssetCheckResult:
+    """An error-severity check result; its `reason` metadata joins the failures."""
     metadata: dict[str, Any] = {k: v for k, v in facts.items() if v is not None}
     if failures:
         metadata["reason"] = "; ".join(failures)

@@ -8,6 +8,7 @@ import dagster as dg
 
 from registry_core.client import RegistryClient
 from registry_core.config import default_actor
+from registry_core.entities import STAGE_PRODUCTION
 from registry_core.errors import InvalidState
 from registry_core.search_filter import quote_literal
 
@@ -57,7 +58,7 @@ def promote(
     """
     with client.session():
         chosen = str(version) if version is not None else newest_validated_version(client, name)
-        current = client.get_latest_versions(name, ["Production"])
+        current = client.get_latest_versions(name, [STAGE_PRODUCTION])
         previous = current[0].version if current else None
         if chosen is None:
             return PromotionOutcome(False, previous, previous, "no version passed validation")
@@ -75,7 +76,12 @@ def promote(
             )
             return PromotionOutcome(False, previous, previous, message)
         client.transition_model_version_stage(
-            name, chosen, "Production", archive_existing_versions=True, actor=actor, reason=reason
+            name,
+            chosen,
+            STAGE_PRODUCTION,
+            archive_existing_versions=True,
+            actor=actor,
+            reason=reason,
         )
         client.set_registered_model_alias(name, CHAMPION_ALIAS, chosen, actor=actor, reason=reason)
     return PromotionOutcome(

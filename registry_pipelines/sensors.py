@@ -19,8 +19,9 @@ PROMOTION_SENSOR_NAME = "promotion_sensor"
 _BATCH = 100
 
 
-def _metadata_value(record: dg.EventLogRecord, key: str) -> object | None:
-    materialization = record.asset_materialization
+def _metadata_value(event: dg.EventLogRecord | dg.EventLogEntry | None, key: str) -> object | None:
+    """One metadata value of a materialization event, None when it has none."""
+    materialization = event.asset_materialization if event else None
     entry = materialization.metadata.get(key) if materialization else None
     return entry.value if entry is not None else None
 
@@ -49,13 +50,13 @@ def validation_outcome(
 
 
 def _production_version(instance: dg.DagsterInstance, key: dg.AssetKey) -> int:
-    event = instance.get_latest_materialization_event(key)
-    materialization = event.asset_materialization if event else None
-    entry = materialization.metadata.get("version") if materialization else None
-    return int(entry.value) if entry is not None else 0
+    """The version the latest production_version materialization reported, 0 before any."""
+    version = _metadata_value(instance.get_latest_materialization_event(key), "version")
+    return int(version) if isinstance(version, int) else 0
 
 
 def _reason(record: dg.EventLogRecord, spec: ModelSpec) -> str:
+    """The history reason of a promotion: the validating run and the candidate's metrics."""
     metrics = ", ".join(
         f"{name}={value:.4f}"
         for name in spec.metrics

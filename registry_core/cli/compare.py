@@ -164,8 +164,7 @@ def compare(
     """Compare versions' params and metrics side by side, marking better and worse metrics."""
     if len(versions) < 2:
         raise typer.BadParameter("give at least two versions to compare.", param_hint="VERSIONS")
-    registry = client()
-    comparison = build_comparison(
-        name, [registry.get_model_version_lineage(name, version) for version in versions]
-    )
+    with client().session() as registry:
+        lineages = [registry.get_model_version_lineage(name, version) for version in versions]
+    comparison = build_comparison(name, lineages)
     emit(comparison, lambda: render_comparison(comparison))

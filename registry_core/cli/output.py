@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import typer
 from rich.console import Console, Group, RenderableType
 from rich.progress import (
@@ -33,6 +34,8 @@ from registry_core.errors import RegistryError
 from registry_core.transfer import Progress, no_progress
 
 EXIT_REGISTRY_ERROR = 1
+IO_ERROR = "IO_ERROR"
+INTERNAL_ERROR = "INTERNAL_ERROR"
 PIPE_WIDTH = 160
 
 
@@ -61,14 +64,28 @@ _STATE: ContextVar[CliState] = ContextVar("registry_cli_state")
 
 
 class RegistryGroup(TyperGroup):
-    """The root command: turns a registry error into `ERROR_CODE: message` and exit code 1."""
+    """The root command: turns a registry error into `ERROR_CODE: message` and exit code 1, and
+    so too a file the registry cannot use (a folder it cannot create, a file that is not DuckDB)
+    instead of a traceback."""
 
     def invoke(self, ctx: typer.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except RegistryError as error:
-            typer.echo(str(error), err=True)
+        except (RegistryError, OSError, duckdb.Error) as error:
+            typer.echo(error_line(error), err=True)
             raise typer.Exit(EXIT_REGISTRY_ERROR) from None
+
+
+def error_line(error: RegistryError | OSError | duckdb.Error) -> str:
+    """`ERROR_CODE: message` for stderr."""
+    if isinstance(error, RegistryError):
+        return str(error)
+    if isinstance(error, OSError):
+        where = f": {error.filename}" if error.filename else ""
+        return f"{IO_ERROR}: {error.strerror or error}{where}"
+    if isinstance(error, duckdb.IOException):
+        return f"{IO_ERROR}: {str(error).removeprefix('IO Error: ')}"
+    return f"{INTERNAL_ERROR}: {error}"
 
 
 def start(ctx: typer.Context, registry_uri: str | None, json_output: bool) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 import typer
@@ -17,7 +18,7 @@ from registry_core.cli.options import (
 from registry_core.cli.output import client, details, done, emit, table, when
 from registry_core.client import to_epoch_ms
 from registry_core.entities import ModelVersion, StageTransition
-from registry_core.errors import ResourceDoesNotExist
+from registry_core.errors import InvalidParameterValue, ResourceDoesNotExist
 
 app = typer.Typer()
 alias_app = typer.Typer(help="Point an alias (such as @champion) at a version, or remove it.")
@@ -143,9 +144,15 @@ def history(
 
 
 def parse_time(value: str) -> int:
-    """Epoch milliseconds from digits, else from an ISO-8601 time (local when no offset)."""
+    """Epoch milliseconds from digits, else from an ISO-8601 time (local when no offset);
+    refused when no calendar date matches it, so it can always be shown."""
     stripped = value.strip()
-    return int(stripped) if stripped.lstrip("-").isdigit() else to_epoch_ms(stripped)
+    moment = int(stripped) if stripped.lstrip("-").isdigit() else to_epoch_ms(stripped)
+    try:
+        datetime.fromtimestamp(moment / 1000)
+    except (OverflowError, OSError, ValueError):
+        raise InvalidParameterValue(f"{value!r} is outside the range of dates.") from None
+    return moment
 
 
 @app.command("which")
@@ -175,7 +182,7 @@ def which(
         if mv is None:
             raise ResourceDoesNotExist(f"No version of {name} held {target} at {when(moment)}.")
     elif target.startswith("@"):
-        mv = registry.get_model_version_by_alias(name, target[1:])
+        mv = registry.get_model_version_by_alias(name, _alias(target))
     else:
         found = registry.get_latest_versions(name, [target])
         if not found:

@@ -74,16 +74,16 @@ def list_versions(
     page_token: PageTokenOption = None,
 ) -> None:
     """List a model's versions, newest first."""
-    registry = client()
-    registry.get_registered_model(name)
     clauses = [f"name = {quote_literal(name)}"]
     if stage is not None:
         clauses.append(f"current_stage = {quote_literal(validation.stage(stage))}")
     if filter_string:
         clauses.append(filter_string)
-    page = registry.search_model_versions(
-        " AND ".join(clauses), max_results, ["version_number DESC"], page_token
-    )
+    with client().session() as registry:
+        registry.get_registered_model(name)
+        page = registry.search_model_versions(
+            " AND ".join(clauses), max_results, ["version_number DESC"], page_token
+        )
     emit(
         {"model_versions": list(page), "next_page_token": page.token},
         lambda: _versions_table(page),

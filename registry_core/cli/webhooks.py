@@ -149,7 +149,9 @@ def update_webhook(
     url: Annotated[str | None, typer.Option("--url", help="A new URL.")] = None,
     events: EventsOption = None,
     secret: SecretOption = None,
-    description: Annotated[str | None, typer.Option("--description", "-d")] = None,
+    description: Annotated[
+        str | None, typer.Option("--description", "-d", help="What it is for.")
+    ] = None,
     status: Annotated[
         str | None,
         typer.Option(
@@ -157,7 +159,12 @@ def update_webhook(
         ),
     ] = None,
     body_format: Annotated[
-        str | None, typer.Option("--format", autocompletion=_complete(FORMATS))
+        str | None,
+        typer.Option(
+            "--format",
+            help="json (the event envelope) or slack.",
+            autocompletion=_complete(FORMATS),
+        ),
     ] = None,
     allow_http: AllowHttpOption = False,
 ) -> None:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
+from typing import Any
 
+import pytest
+import typer.main
+
+from registry_core.cli import app
 from registry_core.client import RegistryClient
-from tests.cli.conftest import MODEL
+from tests.cli.conftest import MODEL, invoke_cli
 
 
 def test_every_command_has_help(cli) -> None:
@@ -31,6 +36,21 @@ def test_every_command_has_help(cli) -> None:
         outcome = cli(*command, "--help")
         assert outcome.exit_code == 0, command
         assert "Usage" in outcome.stdout
+
+
+def test_every_command_and_option_has_help_text() -> None:
+    def undocumented(command: Any, path: str) -> list[str]:
+        missing = [] if command.help else [path]
+        missing += [
+            f"{path} {param.name}"
+            for param in command.params
+            if param.param_type_name == "option" and not param.help
+        ]
+        for name, sub in getattr(command, "commands", {}).items():
+            missing += undocumented(sub, f"{path} {name}")
+        return missing
+
+    assert undocumented(typer.main.get_command(app), "registry") == []
 
 
 def test_models_list_table_and_json(cli) -> None:
@@ -176,6 +196,18 @@ def test_versions_describe_tag_delete(cli, client: RegistryClient) -> None:
 )
 def test_usage_errors_exit_2(cli, args: list[str]) -> None:
     assert cli(*args).exit_code == 2
+
+
+def test_an_unusable_registry_location_is_an_error_not_a_traceback(tmp_path: Path) -> None:
+    not_duckdb = tmp_path / "notes.duckdb"
+    not_duckdb.write_text("not a database")
+    under_a_file = tmp_path / "notes.duckdb" / "registry"
+    for location in (not_duckdb, under_a_file):
+        outcome = invoke_cli(location, "models", "list")
+        assert outcome.exit_code == 1, location
+        assert outcome.stderr.startswith("IO_ERROR: "), outcome.stderr
+        assert str(not_duckdb) in outcome.stderr
+        assert "Traceback" not in outcome.stderr
 
 
 def test_names_with_quotes_and_brackets_are_shown_literally(cli) -> None:

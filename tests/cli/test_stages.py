@@ -99,6 +99,10 @@ def test_which_now_and_in_the_past(cli) -> None:
     bad_time = cli("which", MODEL, "Production", "--at", "yesterday")
     assert bad_time.exit_code == 1
     assert bad_time.stderr.startswith("INVALID_PARAMETER_VALUE: ")
+    for beyond_any_date in ("99999999999999999999999", "-99999999999999999999999"):
+        out_of_range = cli("which", MODEL, "Production", "--at", beyond_any_date)
+        assert out_of_range.exit_code == 1
+        assert out_of_range.stderr.startswith("INVALID_PARAMETER_VALUE: ")
     assert cli("which", MODEL, "None").exit_code == 1
 
 
