@@ -141,17 +141,24 @@ class ArtifactStore:
             if path.is_file() and path.stat().st_mtime < cutoff
         )
 
-    def gc(self, referenced: set[str], dry_run: bool = False) -> list[ArtifactRef]:
+    def gc(
+        self, referenced: set[str], dry_run: bool = False, grace_seconds: float | None = None
+    ) -> list[ArtifactRef]:
         """Remove (or, in a dry run, only list) every stored artifact whose digest is unreferenced.
 
-        Staging files older than an hour are removed too, but are not part of the returned list
-        (they have no digest); list them beforehand with `stale_temp_files()`.
+        With `grace_seconds`, files modified more recently are kept too: a writer stores its
+        artifact before the row that points at it. Staging files older than an hour are removed
+        too, but are not part of the returned list (they have no digest); list them beforehand
+        with `stale_temp_files()`.
         """
-        unreferenced = [
-            ArtifactRef(path.name, path.stat().st_size)
-            for path in self._stored_files()
-            if path.name not in referenced
-        ]
+        cutoff = None if grace_seconds is None else time.time() - grace_seconds
+        unreferenced: list[ArtifactRef] = []
+        for path in self._stored_files():
+            if path.name in referenced:
+                continue
+            info = path.stat()
+            if cutoff is None or info.st_mtime <= cutoff:
+                unreferenced.append(ArtifactRef(path.name, info.st_size))
         if dry_run:
             return unreferenced
         for ref in unreferenced:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -106,6 +105,7 @@ class RegistryClient:
         manager = shared_manager(self.location.db_path, idle, lock)
         self._store = DuckDBStore(manager)
         self._runs = DuckDBRunStore(manager)
+        self._webhooks = OutboxStore(manager)
         self.artifacts = ArtifactStore(self.location.artifact_root)
 
     @property
@@ -453,16 +453,20 @@ class RegistryClient:
                     raise
                 return None
             digest, fmt, signature = resolved.sha256, resolved.format, resolved.signature
+            missing = f"The artifact {digest} of {source!r} is missing."
         else:
-            digest = source.rsplit("/", 1)[-1]
-            if not is_sha256(digest) or not self.artifacts.exists(digest):
-                raise ResourceDoesNotExist(f"No stored artifact at {source!r}.")
-            with self.artifacts.path_for(digest).open("rb") as handle:
+            digest, fmt, signature = source.rsplit("/", 1)[-1], None, None
+            missing = f"No stored artifact at {source!r}."
+            if not is_sha256(digest):
+                raise ResourceDoesNotExist(missing)
+        path = self.artifacts.path_for(digest)
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            raise ResourceDoesNotExist(missing) from None
+        if fmt is None:
+            with path.open("rb") as handle:
                 fmt = formats.SKOPS if handle.read(4) == _ZIP_MAGIC else formats.PICKLE
-            signature = None
-        if not self.artifacts.exists(digest):
-            raise ResourceDoesNotExist(f"The artifact {digest} of {source!r} is missing.")
-        size = self.artifacts.path_for(digest).stat().st_size
         return {"sha256": digest, "size": size, "format": fmt, "signature": signature}
 
     def _run_exists(self, run_id: str) -> bool:
@@ -474,18 +478,20 @@ class RegistryClient:
 
     def copy_model_version(self, src_model_uri: str, dst_name: str) -> ModelVersion:
         """Copy a version (artifact, run, tags, description) to another model, creating it."""
-        src = self._model_version_for(self._require_model_uri(src_model_uri))
-        try:
-            self.get_registered_model(dst_name)
-        except ResourceDoesNotExist:
-            self.create_registered_model(dst_name)
-        return self.create_model_version(
-            dst_name,
-            f"models:/{src.name}/{src.version}",
-            run_id=src.run_id,
-            tags=src.tags,
-            description=src.description,
-        )
+        parsed = self._require_model_uri(src_model_uri)
+        with self._one_open():
+            src = self._model_version_for(parsed)
+            try:
+                self.get_registered_model(dst_name)
+            except ResourceDoesNotExist:
+                self.create_registered_model(dst_name)
+            return self.create_model_version(
+                dst_name,
+                src.uri,
+                run_id=src.run_id,
+                tags=src.tags,
+                description=src.description,
+            )
 
     @staticmethod
     def _require_model_uri(uri: str) -> ModelUri:
@@ -496,32 +502,24 @@ class RegistryClient:
 
     def get_model_version_lineage(self, name: str, version: int | str) -> Lineage:
         """A version and the run that produced it: params, metrics, data fingerprint, source."""
-        mv = self.get_model_version(name, version)
-        run = None
-        if mv.run_id:
-            try:
-                run = self.get_run(mv.run_id)
-            except (ResourceDoesNotExist, InvalidParameterValue):
-                run = None
+        with self._one_open():
+            mv = self.get_model_version(name, version)
+            run = None
+            if mv.run_id:
+                try:
+                    run = self.get_run(mv.run_id)
+                except (ResourceDoesNotExist, InvalidParameterValue):
+                    run = None
         return Lineage(mv, run)
 
     def gc(self, dry_run: bool = False, grace_seconds: float = 3600.0) -> list[ArtifactRef]:
         """Remove stored artifacts no version or run references (files younger than the grace
         period are kept: a writer stores its artifact before the row that points at it)."""
-        referenced = self._runs.referenced_digests()
-        cutoff = time.time() - grace_seconds
-        recent = {
-            digest
-            for digest in self.artifacts.digests()
-            if self.artifacts.path_for(digest).stat().st_mtime > cutoff
-        }
-        return self.artifacts.gc(referenced | recent, dry_run=dry_run)
+        return self.artifacts.gc(
+            self._runs.referenced_digests(), dry_run=dry_run, grace_seconds=grace_seconds
+        )
 
     # -- webhooks ------------------------------------------------------------------------
-
-    @property
-    def _webhooks(self) -> OutboxStore:
-        return OutboxStore(self._store.manager)
 
     def create_webhook(
         self,

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from registry_core.client import RegistryClient
 from registry_core.entities import (
     STAGE_ARCHIVED,
     STAGE_PRODUCTION,
     ModelVersion,
+    PagedList,
     Run,
     StageTransition,
 )
 from registry_core.errors import DATA_LOSS, INVALID_STATE
 from registry_core.search_filter import MAX_RESULTS
 from registry_core.store import transfer_sql
-from registry_core.store.migrations import SCHEMA_VERSION
+from registry_core.store.migrations import SCHEMA_VERSION, current_version
 from registry_core.transfer import Progress, no_progress
 
 
@@ -48,15 +50,21 @@ class DoctorReport:
 
 def examine(client: RegistryClient, progress: Progress | None = None) -> DoctorReport:
     """Run every check: artifacts, Production uniqueness, schema and store consistency."""
-    versions = list(_all_versions(client))
-    runs = list(_all_runs(client))
+    versions: list[ModelVersion] = list(
+        _every(
+            client.search_model_versions,
+            max_results=MAX_RESULTS["model_version"].maximum,
+            order_by=["name ASC", "version_number ASC"],
+        )
+    )
+    runs: list[Run] = list(_every(client.search_runs, max_results=MAX_RESULTS["run"].maximum))
     users = _artifact_users(versions, runs)
     findings = [
         *_artifact_findings(client, users, progress),
         *_production_findings(client, versions),
     ]
     with transfer_sql.connection_manager(client).connection() as conn:
-        schema = transfer_sql.schema_version(conn)
+        schema = current_version(conn)
     if schema != SCHEMA_VERSION:
         findings.append(
             Finding(
@@ -79,24 +87,11 @@ def examine(client: RegistryClient, progress: Progress | None = None) -> DoctorR
     )
 
 
-def _all_versions(client: RegistryClient) -> Iterator[ModelVersion]:
+def _every(search: Callable[..., PagedList], **kwargs: Any) -> Iterator[Any]:
+    """Every result of a search, following its page tokens."""
     token = None
     while True:
-        page = client.search_model_versions(
-            max_results=MAX_RESULTS["model_version"].maximum,
-            order_by=["name ASC", "version_number ASC"],
-            page_token=token,
-        )
-        yield from page
-        token = page.token
-        if token is None:
-            return
-
-
-def _all_runs(client: RegistryClient) -> Iterator[Run]:
-    token = None
-    while True:
-        page = client.search_runs(max_results=MAX_RESULTS["run"].maximum, page_token=token)
+        page = search(page_token=token, **kwargs)
         yield from page
         token = page.token
         if token is None:

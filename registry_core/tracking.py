@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
+from registry_core import config
 from registry_core.client import RegistryClient
 from registry_core.entities import Metric, ModelVersion, Run, now_ms
 from registry_core.errors import InvalidState, ResourceDoesNotExist
@@ -22,7 +23,7 @@ _local = threading.local()
 
 def get_registry_uri() -> str:
     """The registry folder the fluent API and new clients use."""
-    return RegistryClient().registry_uri
+    return str(config.resolve_location().root)
 
 
 def _client() -> RegistryClient:
@@ -197,9 +198,7 @@ def log_model(
     )
     uri = f"runs:/{rid}/{artifact.path}"
     version = (
-        register_model(uri, registered_model_name, tags).version
-        if (registered_model_name)
-        else None
+        register_model(uri, registered_model_name, tags).version if registered_model_name else None
     )
     return LoggedModelInfo(
         rid, artifact.path, uri, artifact.sha256, artifact.format, artifact.signature, version

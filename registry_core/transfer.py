@@ -41,7 +41,12 @@ from registry_core.errors import (
     ResourceAlreadyExists,
 )
 from registry_core.store import transfer_sql as sql
-from registry_core.store.migrations import SCHEMA_VERSION, VERSION_KEY_FACTOR, version_key
+from registry_core.store.migrations import (
+    SCHEMA_VERSION,
+    VERSION_KEY_FACTOR,
+    current_version,
+    version_key,
+)
 from registry_core.store.run_store import run_id
 from registry_core.store.transfer_sql import TABLES, TableSpec
 
@@ -124,7 +129,7 @@ def export_registry(
     digests: set[str] = set()
     tables: dict[str, dict[str, Any]] = {}
     with sql.connection_manager(client).transaction() as conn:
-        version = sql.schema_version(conn)
+        version = current_version(conn)
         sequences = sql.sequence_values(conn)
         total = sum(sql.count_rows(conn, table) for table in TABLES)
         done = 0

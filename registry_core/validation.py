@@ -90,6 +90,14 @@ def tag_value(key: str, value: Any) -> str:
     return text
 
 
+def metric_value(key: str, value: Any) -> float:
+    """A metric value as a float; anything `float()` refuses is INVALID_PARAMETER_VALUE."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise InvalidParameterValue(f"Metric {key!r} must be a number, got {value!r}.") from None
+
+
 def tags(values: Any) -> dict[str, str]:
     """A tag mapping (or MLflow-style list of objects with key/value) as {key: str value}."""
     if values is None:

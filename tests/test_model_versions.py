@@ -117,3 +117,14 @@ def test_update_description_touches_timestamp(client: RegistryClient, model: str
 
 def test_empty_source_refused(client: RegistryClient, model: str) -> None:
     assert error_code(lambda: client.create_model_version(model, "")) == INVALID_PARAMETER_VALUE
+
+
+def test_record_validation_refuses_a_non_numeric_metric(client: RegistryClient, model: str) -> None:
+    client.create_model_version(model, "runs:/r/model")
+    client.record_validation(model, 1, [], {"f1": 0.9})
+    assert client.get_model_version(model, 1).tags == {"validation": "passed"}
+    bad = {"f1": "high"}
+    assert error_code(lambda: client.record_validation(model, 1, ["f1"], bad)) == (
+        INVALID_PARAMETER_VALUE
+    )
+    assert client.get_model_version(model, 1).tags == {"validation": "passed"}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -143,15 +143,3 @@ class RegistryStore(ABC):
     @abstractmethod
     def check_consistency(self) -> list[str]:
         """Every broken invariant as a sentence; empty when the registry is sound."""
-
-    def iter_all_model_versions(self) -> Iterator[ModelVersion]:
-        """Every version of every model, page by page."""
-        token = None
-        while True:
-            page = self.search_model_versions(
-                None, 10_000, ["name ASC", "version_number ASC"], token
-            )
-            yield from page
-            token = page.token
-            if not token:
-                return

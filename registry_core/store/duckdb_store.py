@@ -441,7 +441,15 @@ class DuckDBStore(RegistryStore):
                 {"name": name, "description": description, "tags": clean_tags},
                 when,
             )
-            return self._registered_model(conn, name)
+        return RegisteredModel(
+            name=name,
+            description=description,
+            tags=dict(sorted(clean_tags.items())),
+            aliases={},
+            latest_versions=(),
+            creation_timestamp=when,
+            last_updated_timestamp=when,
+        )
 
     def get_registered_model(self, name: str) -> RegisteredModel:
         with self.manager.connection() as conn:
@@ -718,6 +726,7 @@ class DuckDBStore(RegistryStore):
         """Tag a version `validation=passed|failed` and emit the outcome, in one transaction."""
         passed = not failures
         reasons = "; ".join(failures)[: check.MAX_TAG_VALUE_LENGTH]
+        values = {key: check.metric_value(key, value) for key, value in metrics.items()}
         with self.manager.transaction() as conn:
             model_id, number, _ = self._require_version(conn, name, version)
             vkey = version_key(model_id, number)
@@ -741,7 +750,7 @@ class DuckDBStore(RegistryStore):
                     "name": name,
                     "version": str(number),
                     "run_id": run_id,
-                    "metrics": {k: float(v) for k, v in metrics.items()},
+                    "metrics": values,
                     "failures": list(failures),
                     "actor": actor,
                 },

@@ -9,7 +9,6 @@ while a receiver is contacted.
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -57,6 +56,7 @@ _RECORDED_SQL = (
     "unnest(?::VARCHAR[]) AS outcome, unnest(?::VARCHAR[]) AS deliverer, "
     "unnest(?::VARCHAR[]) AS status, unnest(?::BIGINT[]) AS next_attempt_at"
 )
+# A fresh delivery id, the `webhook-id` a receiver de-duplicates on.
 _NEW_DELIVERY_ID_SQL = "'msg_' || replace(gen_random_uuid()::VARCHAR, '-', '')"
 
 
@@ -74,11 +74,6 @@ def record_event(
         "VALUES (nextval('webhook_event_id_seq'), ?, ?, ?, ?)",
         [entity, action, json.dumps(data, separators=(",", ":")), timestamp_ms],
     )
-
-
-def new_delivery_id() -> str:
-    """A fresh delivery id, the `webhook-id` a receiver de-duplicates on."""
-    return f"msg_{uuid.uuid4().hex}"
 
 
 @dataclass(frozen=True)
@@ -349,13 +344,13 @@ class OutboxStore:
                 "(nextval('webhook_event_id_seq'), 'webhook', 'test', ?, ?, ?) RETURNING id",
                 [json.dumps(data, separators=(",", ":")), now_ms, webhook_id],
             ).fetchone()
-            delivery_id = new_delivery_id()
-            conn.execute(
+            (delivery_id,) = conn.execute(
                 "INSERT INTO webhook_deliveries (id, webhook_id, event_id, status, attempts, "
                 "attempts_before_requeue, next_attempt_at, creation_timestamp, "
-                "last_updated_timestamp) VALUES (?, ?, ?, ?, 0, 0, ?, ?, ?)",
-                [delivery_id, webhook_id, event_id, DELIVERY_PENDING, now_ms, now_ms, now_ms],
-            )
+                f"last_updated_timestamp) VALUES ({_NEW_DELIVERY_ID_SQL}, ?, ?, ?, 0, 0, ?, ?, ?) "
+                "RETURNING id",
+                [webhook_id, event_id, DELIVERY_PENDING, now_ms, now_ms, now_ms],
+            ).fetchone()
             return self._claim(conn, [delivery_id], owner, now_ms, lease_ms)[0]
 
     def claim_redelivery(self, delivery_id: str, owner: str, now_ms: int, lease_ms: int) -> Claim:

@@ -40,17 +40,6 @@ def run_status(value: Any) -> str:
     return value.upper()
 
 
-def _metric_value(key: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        try:
-            return float(value)
-        except (TypeError, ValueError):
-            raise InvalidParameterValue(
-                f"Metric {key!r} must be a number, got {value!r}."
-            ) from None
-    return float(value)
-
-
 class DuckDBRunStore:
     """Runs in the registry's DuckDB file; each change one transaction."""
 
@@ -79,7 +68,7 @@ class DuckDBRunStore:
                 [rid, run_name, started, code_version, json.dumps(source_info or {})],
             )
             self._insert_tags(conn, rid, clean_tags)
-        return self.get_run(rid)
+            return self._runs(conn, "r.run_id = ?", [rid])[0]
 
     @staticmethod
     def _insert_tags(conn: duckdb.DuckDBPyConnection, rid: str, tags: dict[str, str]) -> None:
@@ -115,7 +104,7 @@ class DuckDBRunStore:
             [
                 rid,
                 check.tag_key(m.key),
-                _metric_value(m.key, m.value),
+                check.metric_value(m.key, m.value),
                 int(m.step),
                 int(m.timestamp),
             ]
@@ -156,10 +145,12 @@ class DuckDBRunStore:
     ) -> None:
         """Merge data fingerprints (by context) and source info into the run's record."""
         with self.manager.transaction() as conn:
-            self._require_run(conn, rid)
-            fingerprints, info = conn.execute(
-                "SELECT data_fingerprint, source_info FROM runs WHERE run_id = ?", [rid]
+            row = conn.execute(
+                "SELECT data_fingerprint, source_info FROM runs WHERE run_id = ?", [run_id(rid)]
             ).fetchone()
+            if row is None:
+                raise ResourceDoesNotExist(f"Run with id={rid} not found")
+            fingerprints, info = row
             merged_fp = {**json.loads(fingerprints or "{}"), **(data_fingerprint or {})}
             merged_info = {**json.loads(info or "{}"), **(source_info or {})}
             conn.execute(

@@ -14,7 +14,6 @@ import duckdb
 
 from registry_core.errors import InvalidParameterValue
 from registry_core.store.connection import ConnectionManager
-from registry_core.store.migrations import current_version
 
 if TYPE_CHECKING:
     from registry_core.client import RegistryClient
@@ -115,11 +114,6 @@ _RUN_TABLES = ("run_params", "run_tags", "run_metrics", "run_artifacts", "runs")
 def connection_manager(client: RegistryClient) -> ConnectionManager:
     """The connection manager behind a client, for work that spans one transaction."""
     return client._store.manager
-
-
-def schema_version(conn: duckdb.DuckDBPyConnection) -> int:
-    """The schema version recorded in the registry file."""
-    return current_version(conn)
 
 
 def count_rows(conn: duckdb.DuckDBPyConnection, table: TableSpec) -> int:
