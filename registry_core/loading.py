@@ -26,13 +26,15 @@ def load_model(
     allow_pickle: bool = False,
     trusted_types: Iterable[str] = (),
     registry_uri: str | os.PathLike[str] | None = None,
+    client: RegistryClient | None = None,
 ) -> Any:
     """Load `models:/NAME/VERSION|STAGE|latest`, `models:/NAME@ALIAS` or `runs:/ID/PATH`.
 
     Returns a `LoadedModel` whose `predict` enforces the signature, or the bare estimator when
-    `raw=True`. Models are cached per sha256 (and trust settings) within the process.
+    `raw=True`. Models are cached per sha256 (and trust settings) within the process. Pass the
+    `client` you already hold to resolve through its connection and lock settings.
     """
-    client = RegistryClient(registry_uri)
+    client = client or RegistryClient(registry_uri)
     resolved = client.resolve_model_uri(model_uri)
     trusted = frozenset(trusted_types)
     key = (resolved.sha256, allow_pickle, trusted)

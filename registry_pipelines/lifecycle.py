@@ -251,7 +251,7 @@ def build_lifecycle(spec: ModelSpec) -> ModelLifecycle:
     ) -> dg.Output[dict[str, Any]]:
         _, x_test, _, y_test = holdout_split(spec, training_data)
         client = registry.client()
-        candidate = load_model(trained_model["model_uri"], registry_uri=client.registry_uri)
+        candidate = load_model(trained_model["model_uri"], client=client)
         metrics = model_metrics(spec, candidate, x_test, y_test)
         client.log_batch(trained_model["run_id"], metrics=_run_metrics(metrics))
         champion_version, champion_metrics, note = None, None, "no Production version yet"
@@ -262,7 +262,7 @@ def build_lifecycle(spec: ModelSpec) -> ModelLifecycle:
         if production:
             champion_version = production[0].version
             try:
-                champion = load_model(production[0].uri, registry_uri=client.registry_uri)
+                champion = load_model(production[0].uri, client=client)
                 champion_metrics = model_metrics(spec, champion, x_test, y_test)
                 note = f"version {champion_version} scored on the candidate's holdout"
             except RegistryError as error:
@@ -453,7 +453,7 @@ def validate(
         load_problems.append(problem)
     else:
         try:
-            loaded = load_model(mv.uri, registry_uri=client.registry_uri)
+            loaded = load_model(mv.uri, client=client)
             reloaded = model_metrics(spec, loaded, x_test, y_test)
             if not all(np.isclose(reloaded[k], metrics[k]) for k in reloaded if k in metrics):
                 load_problems.append("the stored artifact scores differently from the candidate")

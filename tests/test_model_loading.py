@@ -171,3 +171,17 @@ def test_bad_uris(client: rc.RegistryClient) -> None:
         with pytest.raises(RegistryError) as caught:
             rc.load_model(uri)
         assert caught.value.error_code == INVALID_PARAMETER_VALUE, uri
+
+
+def test_load_through_a_held_client_shares_its_file(
+    registry_path: Path, client: rc.RegistryClient, frame: pd.DataFrame
+) -> None:
+    """Loading through a client that holds the file in a session resolves on its connection,
+    whatever its settings (a client with other settings keeps a connection of its own)."""
+    register(client, fitted(frame), frame[:5])
+    own = rc.RegistryClient(registry_path, idle_timeout=5, lock_timeout=1)
+    with own.session():
+        opens = own._store.manager.opens
+        model = rc.load_model("models:/m/1", client=own)
+        assert own._store.manager.opens == opens
+    assert model.predict(frame[:3]).shape == (3,)
