@@ -14,9 +14,9 @@ import io
 import os
 import zipfile
 from collections.abc import Iterable
+from types import ModuleType
 
 import joblib
-import skops.io
 from sklearn.base import BaseEstimator
 
 from registry_core.errors import InvalidParameterValue, UntrustedModelError
@@ -37,6 +37,14 @@ BUILTIN_TRUSTED_TYPES = frozenset(
 )
 
 
+def _skops() -> ModuleType:
+    """`skops.io`, imported on first use: its import walks scikit-learn for about a second, which
+    loading a Dagster code location or starting the CLI should not pay."""
+    import skops.io
+
+    return skops.io
+
+
 def default_format(model: object) -> str:
     """The format to save a model in: skops for scikit-learn estimators, pickle otherwise."""
     return SKOPS if isinstance(model, BaseEstimator) else PICKLE
@@ -46,7 +54,7 @@ def dump_model(model: object, fmt: str = SKOPS) -> bytes:
     """Serialise a model to bytes in the given format."""
     _check_format(fmt)
     if fmt == SKOPS:
-        return skops.io.dumps(model)
+        return _skops().dumps(model)
     buffer = io.BytesIO()
     joblib.dump(model, buffer)
     return buffer.getvalue()
@@ -76,7 +84,7 @@ def load_model_bytes(
             "If you trust the file's author, pass them in trusted_types or add them to the "
             f"{TRUSTED_TYPES_ENV} environment variable (comma-separated)."
         )
-    return skops.io.loads(data, trusted=sorted(needed))
+    return _skops().loads(data, trusted=sorted(needed))
 
 
 def find_untrusted_types(data: bytes, trusted_types: Iterable[str] = ()) -> list[str]:
@@ -114,7 +122,7 @@ def _is_trusted(name: str, explicit: frozenset[str]) -> bool:
 def _skops_untrusted_types(data: bytes) -> set[str]:
     """The types skops does not trust by default in this file."""
     try:
-        return set(skops.io.get_untrusted_types(data=data))
+        return set(_skops().get_untrusted_types(data=data))
     except zipfile.BadZipFile as exc:
         raise InvalidParameterValue("Model data is not a valid skops file.") from exc
 
