@@ -64,6 +64,17 @@ def _complete(choices: tuple[str, ...]) -> object:
     return lambda incomplete: [c for c in choices if c.lower().startswith(incomplete.lower())]
 
 
+DescriptionOption = Annotated[
+    str | None, typer.Option("--description", "-d", help="What it is for.")
+]
+STATUS = typer.Option(
+    "--status", help="ACTIVE or DISABLED.", autocompletion=_complete(WEBHOOK_STATUSES)
+)
+FORMAT = typer.Option(
+    "--format", help="json (the event envelope) or slack.", autocompletion=_complete(FORMATS)
+)
+
+
 def _webhooks_table(hooks: list[Webhook]) -> RenderableType:
     return table(
         ["Name", "URL", "Events", "Status", "Format", "Signed", "Description"],
@@ -117,23 +128,9 @@ def create_webhook(
     url: Annotated[str, typer.Argument(help="Where to POST events.", show_default=False)],
     events: EventsOption = None,
     secret: SecretOption = None,
-    description: Annotated[
-        str | None, typer.Option("--description", "-d", help="What it is for.")
-    ] = None,
-    status: Annotated[
-        str,
-        typer.Option(
-            "--status", help="ACTIVE or DISABLED.", autocompletion=_complete(WEBHOOK_STATUSES)
-        ),
-    ] = "ACTIVE",
-    body_format: Annotated[
-        str,
-        typer.Option(
-            "--format",
-            help="json (the event envelope) or slack.",
-            autocompletion=_complete(FORMATS),
-        ),
-    ] = "json",
+    description: DescriptionOption = None,
+    status: Annotated[str, STATUS] = "ACTIVE",
+    body_format: Annotated[str, FORMAT] = "json",
     allow_http: AllowHttpOption = False,
 ) -> None:
     """Subscribe a URL to registry events (default: every event)."""
@@ -149,23 +146,9 @@ def update_webhook(
     url: Annotated[str | None, typer.Option("--url", help="A new URL.")] = None,
     events: EventsOption = None,
     secret: SecretOption = None,
-    description: Annotated[
-        str | None, typer.Option("--description", "-d", help="What it is for.")
-    ] = None,
-    status: Annotated[
-        str | None,
-        typer.Option(
-            "--status", help="ACTIVE or DISABLED.", autocompletion=_complete(WEBHOOK_STATUSES)
-        ),
-    ] = None,
-    body_format: Annotated[
-        str | None,
-        typer.Option(
-            "--format",
-            help="json (the event envelope) or slack.",
-            autocompletion=_complete(FORMATS),
-        ),
-    ] = None,
+    description: DescriptionOption = None,
+    status: Annotated[str | None, STATUS] = None,
+    body_format: Annotated[str | None, FORMAT] = None,
     allow_http: AllowHttpOption = False,
 ) -> None:
     """Change a webhook's URL, events, secret, description, status or format."""
