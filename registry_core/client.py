@@ -1,4 +1,4 @@
-"""`RegistryClient`: MLflow's `MlflowClient` registry methods over an embedded DuckDB registry."""
+"""`RegistryClient`: MLflow's `MlflowClient` methods over a registry store, embedded or remote."""
 
 from __future__ import annotations
 
@@ -7,44 +7,33 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from registry_core import config, formats
-from registry_core.artifacts import ArtifactRef, ArtifactStore, is_sha256, validate_source
+from registry_core import config
+from registry_core.backends import open_store
 from registry_core.entities import (
+    ApiToken,
+    Experiment,
     Metric,
     ModelVersion,
     PagedList,
     RegisteredModel,
+    ResolvedModel,
     Run,
     RunArtifact,
     StageTransition,
     now_ms,
 )
 from registry_core.errors import InvalidParameterValue, ResourceDoesNotExist
-from registry_core.fingerprint import DataFingerprint, fingerprint_data
-from registry_core.signature import ModelSignature, infer_signature
-from registry_core.store.connection import shared_manager
-from registry_core.store.duckdb_store import DuckDBStore
-from registry_core.store.outbox import OutboxStore
-from registry_core.store.run_store import DuckDBRunStore
-from registry_core.uris import ModelUri, RunUri, parse_uri
-from registry_core.webhooks.delivery import WebhookDeliverer
+from registry_core.store.base import RegistryStore
+from registry_core.uris import ModelUri, parse_uri
 from registry_core.webhooks.entities import Delivery, DeliveryAttempt, DeliverySummary, Webhook
 
-_ZIP_MAGIC = b"PK\x03\x04"
+if TYPE_CHECKING:
+    from registry_core.fingerprint import DataFingerprint
+    from registry_core.signature import ModelSignature
 
-
-@dataclass(frozen=True)
-class ResolvedModel:
-    """What a model URI points at: the stored artifact and, for `models:/`, the version."""
-
-    uri: str
-    sha256: str
-    format: str
-    signature: dict[str, Any] | None
-    model_version: ModelVersion | None = None
-    run_id: str | None = None
+__all__ = ["Lineage", "RegistryClient", "ResolvedModel", "to_epoch_ms"]
 
 
 @dataclass(frozen=True)
@@ -78,10 +67,11 @@ def to_epoch_ms(when: int | float | datetime | str) -> int:
 class RegistryClient:
     """The registry, with the method names and keyword arguments of `mlflow.MlflowClient`.
 
-    `registry_uri` is a folder (holding `registry.duckdb` and `artifacts/`), a `.duckdb` file path
-    or `duckdb:///path`; by default `MODEL_REGISTRY_URI`, else `./.registry/`. The file is held
-    only for `idle_timeout` seconds after a call (or for a `session()` block), and a locked file
-    is waited for up to `lock_timeout` seconds.
+    `registry_uri` is a folder (holding `registry.duckdb` and `artifacts/`), a `.duckdb` file
+    path, `duckdb:///path`, or a registry server's `http(s)://host:port`; by default
+    `MODEL_REGISTRY_URI`, else `./.registry/`. An embedded file is held only for `idle_timeout`
+    seconds after a call (or for a `session()` block), and a locked file is waited for up to
+    `lock_timeout` seconds. A server is sent `token` (default `MODEL_REGISTRY_TOKEN`).
     """
 
     def __init__(
@@ -90,46 +80,30 @@ class RegistryClient:
         *,
         idle_timeout: float | None = None,
         lock_timeout: float | None = None,
+        token: str | None = None,
+        store: RegistryStore | None = None,
     ) -> None:
-        self.location = config.resolve_location(registry_uri)
-        idle = (
-            idle_timeout
-            if idle_timeout is not None
-            else config.env_float(config.ENV_IDLE_SECONDS, config.DEFAULT_IDLE_SECONDS)
+        self._store = store or open_store(
+            registry_uri, idle_timeout=idle_timeout, lock_timeout=lock_timeout, token=token
         )
-        lock = (
-            lock_timeout
-            if lock_timeout is not None
-            else config.env_float(config.ENV_LOCK_TIMEOUT, config.DEFAULT_LOCK_TIMEOUT)
-        )
-        manager = shared_manager(self.location.db_path, idle, lock)
-        self._store = DuckDBStore(manager)
-        self._runs = DuckDBRunStore(manager)
-        self._webhooks = OutboxStore(manager)
-        self.artifacts = ArtifactStore(self.location.artifact_root)
+        self.artifacts = self._store.artifacts
 
     @property
     def registry_uri(self) -> str:
-        return str(self.location.root)
+        return self._store.uri
 
     def __repr__(self) -> str:
         return f"RegistryClient({self.registry_uri!r})"
 
     @contextmanager
-    def _one_open(self) -> Iterator[None]:
-        """Hold the file across the store calls of one client call, so it is opened once."""
-        with self._store.manager.connection():
-            yield
-
-    @contextmanager
     def session(self) -> Iterator[RegistryClient]:
-        """Keep the registry file open for a block of calls, then release it at once."""
+        """Keep the registry open for a block of calls, then release it at once."""
         with self._store.session():
             yield self
 
     def close(self) -> None:
-        """Release the registry file now instead of at the end of the idle window."""
-        self._store.manager.close()
+        """Release the registry now instead of at the end of the idle window."""
+        self._store.close()
 
     # -- registered models ---------------------------------------------------------------
 
@@ -156,7 +130,7 @@ class RegistryClient:
         max_results: int = 100,
         order_by: list[str] | None = None,
         page_token: str | None = None,
-    ) -> PagedList:
+    ) -> PagedList[RegisteredModel]:
         return self._store.search_registered_models(
             filter_string, max_results, order_by, page_token
         )
@@ -180,12 +154,7 @@ class RegistryClient:
     ) -> ModelVersion:
         """Register a version; its source must be a run, model or stored-artifact URI, or a path
         inside the artifact store, and the artifact it names is recorded with the version."""
-        source = validate_source(source, self.artifacts.root)
-        with self._one_open():
-            artifact = self._artifact_for_source(source)
-            return self._store.create_model_version(
-                name, source, run_id, tags, run_link, description, artifact
-            )
+        return self._store.create_model_version(name, source, run_id, tags, run_link, description)
 
     def get_model_version(self, name: str, version: int | str) -> ModelVersion:
         return self._store.get_model_version(name, version)
@@ -204,7 +173,7 @@ class RegistryClient:
         max_results: int = 10_000,
         order_by: list[str] | None = None,
         page_token: str | None = None,
-    ) -> PagedList:
+    ) -> PagedList[ModelVersion]:
         return self._store.search_model_versions(filter_string, max_results, order_by, page_token)
 
     def set_model_version_tag(self, name: str, version: int | str, key: str, value: Any) -> None:
@@ -307,7 +276,39 @@ class RegistryClient:
         """Broken registry invariants as sentences; empty when the registry is sound."""
         return self._store.check_consistency()
 
-    # -- runs: lineage -------------------------------------------------------------------
+    def schema_version(self) -> int:
+        """The schema version the registry's file is at."""
+        return self._store.schema_version()
+
+    # -- experiments and runs: lineage ---------------------------------------------------
+
+    def create_experiment(
+        self,
+        name: str,
+        artifact_location: str | None = None,
+        tags: dict[str, Any] | None = None,
+    ) -> str:
+        """Create an experiment and return its id (runs default to `Default`, id 0)."""
+        return self._store.create_experiment(name, artifact_location, tags)
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        return self._store.get_experiment(experiment_id)
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        """The experiment of that name, or None (as MLflow)."""
+        try:
+            return self._store.get_experiment_by_name(name)
+        except ResourceDoesNotExist:
+            return None
+
+    def search_experiments(
+        self,
+        max_results: int = 1000,
+        filter_string: str | None = None,
+        order_by: list[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[Experiment]:
+        return self._store.search_experiments(filter_string, max_results, order_by, page_token)
 
     def create_run(
         self,
@@ -317,12 +318,21 @@ class RegistryClient:
         code_version: str | None = None,
         source_info: dict[str, Any] | None = None,
         start_time: int | None = None,
+        experiment_id: str | None = None,
     ) -> Run:
         """Start a run: the record that params, metrics, data and models are logged to."""
-        return self._runs.create_run(run_name, tags, code_version, source_info, start_time)
+        return self._store.create_run(
+            run_name,
+            tags,
+            code_version,
+            source_info,
+            start_time,
+            experiment_id,
+            config.default_actor(),
+        )
 
     def get_run(self, run_id: str) -> Run:
-        return self._runs.get_run(run_id)
+        return self._store.get_run(run_id)
 
     def search_runs(
         self,
@@ -330,12 +340,12 @@ class RegistryClient:
         max_results: int = 1000,
         order_by: list[str] | None = None,
         page_token: str | None = None,
-    ) -> PagedList:
+    ) -> PagedList[Run]:
         """Runs matching a filter over params, metrics (latest value), tags and attributes."""
-        return self._runs.search_runs(filter_string, max_results, order_by, page_token)
+        return self._store.search_runs(filter_string, max_results, order_by, page_token)
 
     def log_param(self, run_id: str, key: str, value: Any) -> None:
-        self._runs.log_batch(run_id, params={key: value})
+        self._store.log_batch(run_id, (), {key: value}, None)
 
     def log_metric(
         self,
@@ -346,7 +356,7 @@ class RegistryClient:
         step: int | None = None,
     ) -> None:
         metric = Metric(key, value, step or 0, timestamp if timestamp is not None else now_ms())
-        self._runs.log_batch(run_id, metrics=[metric])
+        self._store.log_batch(run_id, [metric], None, None)
 
     def log_batch(
         self,
@@ -355,35 +365,41 @@ class RegistryClient:
         params: dict[str, Any] | None = None,
         tags: dict[str, Any] | None = None,
     ) -> None:
-        self._runs.log_batch(run_id, metrics, params, tags)
+        self._store.log_batch(run_id, metrics, params, tags)
 
     def set_tag(self, run_id: str, key: str, value: Any) -> None:
-        self._runs.log_batch(run_id, tags={key: value})
+        self._store.log_batch(run_id, (), None, {key: value})
 
     def delete_tag(self, run_id: str, key: str) -> None:
-        self._runs.delete_run_tag(run_id, key)
+        self._store.delete_run_tag(run_id, key)
+
+    def update_run(self, run_id: str, status: str | None = None, name: str | None = None) -> Run:
+        """Change a run's status and name (as `MlflowClient.update_run`)."""
+        return self._store.update_run(run_id, status, None, name)
 
     def set_terminated(
         self, run_id: str, status: str = "FINISHED", end_time: int | None = None
     ) -> None:
-        self._runs.set_terminated(run_id, status, end_time)
+        self._store.update_run(run_id, status, end_time, None)
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
-        return self._runs.get_metric_history(run_id, key)
+        return self._store.get_metric_history(run_id, key)
 
     def delete_run(self, run_id: str) -> None:
         """Delete a run; its artifacts stay until `gc()` finds nothing else references them."""
-        self._runs.delete_run(run_id)
+        self._store.delete_run(run_id)
 
     def log_input(self, run_id: str, data: Any, context: str = "training") -> DataFingerprint:
         """Record the fingerprint (content and schema hash, row count) of a run's data."""
+        from registry_core.fingerprint import fingerprint_data
+
         fingerprint = fingerprint_data(data)
-        self._runs.update_lineage(run_id, data_fingerprint={context: fingerprint.to_dict()})
+        self._store.update_lineage(run_id, {context: fingerprint.to_dict()}, None)
         return fingerprint
 
     def update_run_source_info(self, run_id: str, source_info: dict[str, Any]) -> None:
         """Merge free-form source info (e.g. the Dagster run id and asset key) into a run."""
-        self._runs.update_lineage(run_id, source_info=source_info)
+        self._store.update_lineage(run_id, None, source_info)
 
     def log_model_artifact(
         self,
@@ -396,91 +412,31 @@ class RegistryClient:
         format: str | None = None,
     ) -> RunArtifact:
         """Serialize a model (skops for scikit-learn), store it, then record it under the run."""
+        from registry_core import formats
+        from registry_core.signature import infer_signature
+
         fmt = format or formats.default_format(model)
         if signature is None and input_example is not None:
             signature = infer_signature(input_example, model)
-        path = validate_source(f"runs:/{run_id}/{artifact_path}", self.artifacts.root)
         ref = self.artifacts.put_bytes(formats.dump_model(model, fmt))
-        artifact = RunArtifact(
-            path=parse_uri(path).path,
-            sha256=ref.sha256,
-            size=ref.size,
-            format=fmt,
-            signature=signature.to_dict() if signature else None,
+        return self._store.log_run_artifact(
+            run_id, artifact_path, ref.sha256, fmt, signature.to_dict() if signature else None
         )
-        self._runs.log_artifact(run_id, artifact)
-        return artifact
 
     # -- artifacts, URIs and lineage -----------------------------------------------------
 
     def resolve_model_uri(self, uri: str) -> ResolvedModel:
         """The stored artifact (and version) a `models:/` or `runs:/` URI points at."""
-        parsed = parse_uri(uri)
-        if isinstance(parsed, RunUri):
-            artifact = self._runs.get_run_artifact(parsed.run_id, parsed.path)
-            if artifact is None:
-                raise ResourceDoesNotExist(f"No artifact {parsed.path!r} in run {parsed.run_id}.")
-            return ResolvedModel(
-                uri, artifact.sha256, artifact.format, artifact.signature, None, parsed.run_id
-            )
-        mv = self._model_version_for(parsed)
-        if mv.artifact_sha256 is None or mv.artifact_format is None:
-            raise ResourceDoesNotExist(
-                f"Version {mv.version} of {mv.name} has no stored artifact (source {mv.source})."
-            )
-        return ResolvedModel(
-            uri, mv.artifact_sha256, mv.artifact_format, mv.signature, mv, mv.run_id
-        )
-
-    def _model_version_for(self, parsed: ModelUri) -> ModelVersion:
-        if parsed.version is not None:
-            return self.get_model_version(parsed.name, parsed.version)
-        if parsed.alias is not None:
-            return self.get_model_version_by_alias(parsed.name, parsed.alias)
-        stages = [parsed.stage] if parsed.stage else None
-        found = self.get_latest_versions(parsed.name, stages)
-        if not found:
-            raise ResourceDoesNotExist(f"No version of {parsed.name} is in stage {parsed.stage}.")
-        return max(found, key=lambda mv: int(mv.version))
-
-    def _artifact_for_source(self, source: str) -> dict[str, Any] | None:
-        """The artifact record a validated source points at; None for a run we do not hold."""
-        if source.startswith(("runs:/", "models:/")):
-            try:
-                resolved = self.resolve_model_uri(source)
-            except ResourceDoesNotExist:
-                if source.startswith("models:/") or self._run_exists(parse_uri(source).run_id):
-                    raise
-                return None
-            digest, fmt, signature = resolved.sha256, resolved.format, resolved.signature
-            missing = f"The artifact {digest} of {source!r} is missing."
-        else:
-            digest, fmt, signature = source.rsplit("/", 1)[-1], None, None
-            missing = f"No stored artifact at {source!r}."
-            if not is_sha256(digest):
-                raise ResourceDoesNotExist(missing)
-        path = self.artifacts.path_for(digest)
-        try:
-            size = path.stat().st_size
-        except FileNotFoundError:
-            raise ResourceDoesNotExist(missing) from None
-        if fmt is None:
-            with path.open("rb") as handle:
-                fmt = formats.SKOPS if handle.read(4) == _ZIP_MAGIC else formats.PICKLE
-        return {"sha256": digest, "size": size, "format": fmt, "signature": signature}
-
-    def _run_exists(self, run_id: str) -> bool:
-        try:
-            self.get_run(run_id)
-        except ResourceDoesNotExist:
-            return False
-        return True
+        return self._store.resolve_model_uri(uri)
 
     def copy_model_version(self, src_model_uri: str, dst_name: str) -> ModelVersion:
         """Copy a version (artifact, run, tags, description) to another model, creating it."""
-        parsed = self._require_model_uri(src_model_uri)
-        with self._one_open():
-            src = self._model_version_for(parsed)
+        parsed = parse_uri(src_model_uri)
+        if not isinstance(parsed, ModelUri):
+            raise InvalidParameterValue(f"Expected a models:/ URI, got {src_model_uri!r}.")
+        with self.session():
+            src = self.resolve_model_uri(src_model_uri).model_version
+            assert src is not None
             try:
                 self.get_registered_model(dst_name)
             except ResourceDoesNotExist:
@@ -493,16 +449,9 @@ class RegistryClient:
                 description=src.description,
             )
 
-    @staticmethod
-    def _require_model_uri(uri: str) -> ModelUri:
-        parsed = parse_uri(uri)
-        if not isinstance(parsed, ModelUri):
-            raise InvalidParameterValue(f"Expected a models:/ URI, got {uri!r}.")
-        return parsed
-
     def get_model_version_lineage(self, name: str, version: int | str) -> Lineage:
         """A version and the run that produced it: params, metrics, data fingerprint, source."""
-        with self._one_open():
+        with self.session():
             mv = self.get_model_version(name, version)
             run = None
             if mv.run_id:
@@ -512,12 +461,24 @@ class RegistryClient:
                     run = None
         return Lineage(mv, run)
 
-    def gc(self, dry_run: bool = False, grace_seconds: float = 3600.0) -> list[ArtifactRef]:
+    def gc(self, dry_run: bool = False, grace_seconds: float = 3600.0) -> list[Any]:
         """Remove stored artifacts no version or run references (files younger than the grace
         period are kept: a writer stores its artifact before the row that points at it)."""
-        return self.artifacts.gc(
-            self._runs.referenced_digests(), dry_run=dry_run, grace_seconds=grace_seconds
-        )
+        return self._store.gc(dry_run, grace_seconds)
+
+    # -- access tokens (registry server) --------------------------------------------------
+
+    def create_token(self, name: str, role: str) -> tuple[ApiToken, str]:
+        """A new server token: its record and its secret, shown only now (stored hashed)."""
+        return self._store.create_token(name, role, config.default_actor())
+
+    def list_tokens(self) -> list[ApiToken]:
+        """Every token, revoked ones too, without secrets."""
+        return self._store.list_tokens()
+
+    def revoke_token(self, name: str) -> ApiToken:
+        """Revoke a token: the server refuses it from now on."""
+        return self._store.revoke_token(name, config.default_actor())
 
     # -- webhooks ------------------------------------------------------------------------
 
@@ -534,17 +495,17 @@ class RegistryClient:
         allow_http: bool = False,
     ) -> Webhook:
         """Subscribe a URL to registry events: exact names or wildcards like `model_version.*`."""
-        return self._webhooks.create_webhook(
+        return self._store.create_webhook(
             name, url, events, secret, description, status, format, allow_http
         )
 
     def get_webhook(self, name: str) -> Webhook:
         """A webhook without its secret (`has_secret` says whether it signs)."""
-        return self._webhooks.get_webhook(name)
+        return self._store.get_webhook(name)
 
     def list_webhooks(self) -> list[Webhook]:
         """Every webhook by name, without secrets."""
-        return self._webhooks.list_webhooks()
+        return self._store.list_webhooks()
 
     def update_webhook(
         self,
@@ -559,32 +520,32 @@ class RegistryClient:
         allow_http: bool = False,
     ) -> Webhook:
         """Change the given fields of a webhook (None keeps one; `secret=""` removes it)."""
-        return self._webhooks.update_webhook(
+        return self._store.update_webhook(
             name, url, events, secret, description, status, format, allow_http
         )
 
     def delete_webhook(self, name: str) -> None:
         """Remove a webhook with its deliveries and their history."""
-        self._webhooks.delete_webhook(name)
+        self._store.delete_webhook(name)
 
     def test_webhook(self, name: str) -> DeliveryAttempt:
         """Send a `webhook.test` event to one webhook now and return the attempt."""
-        return WebhookDeliverer(self._webhooks).send_test(name)
+        return self._store.test_webhook(name)
 
     def list_webhook_deliveries(
         self, name: str | None = None, status: str | None = None, limit: int = 100
     ) -> list[Delivery]:
         """Deliveries, newest event first, with every attempt (status code, latency, error)."""
-        return self._webhooks.list_deliveries(name, status, limit)
+        return self._store.list_deliveries(name, status, limit)
 
     def get_webhook_delivery(self, delivery_id: str) -> Delivery:
         """One delivery with its attempts."""
-        return self._webhooks.get_delivery(delivery_id)
+        return self._store.get_delivery(delivery_id)
 
     def redeliver(self, delivery_id: str) -> DeliveryAttempt:
         """Send a delivery again now, under the same id, with a fresh budget of retries."""
-        return WebhookDeliverer(self._webhooks).redeliver(delivery_id)
+        return self._store.redeliver(delivery_id)
 
     def deliver_webhooks(self, max_seconds: float | None = None) -> DeliverySummary:
         """Send every webhook delivery due now; the Dagster sensor runs this on each tick."""
-        return WebhookDeliverer(self._webhooks).deliver_pending(max_seconds)
+        return self._store.deliver_webhooks(max_seconds)

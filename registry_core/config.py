@@ -14,6 +14,7 @@ ENV_URI = "MODEL_REGISTRY_URI"
 ENV_ACTOR = "MODEL_REGISTRY_ACTOR"
 ENV_IDLE_SECONDS = "MODEL_REGISTRY_IDLE_SECONDS"
 ENV_LOCK_TIMEOUT = "MODEL_REGISTRY_LOCK_TIMEOUT"
+ENV_TOKEN = "MODEL_REGISTRY_TOKEN"
 DEFAULT_URI = "./.registry/"
 DB_FILENAME = "registry.duckdb"
 DEFAULT_IDLE_SECONDS = 0.25
@@ -41,12 +42,22 @@ class RegistryLocation:
         return self.root / "artifacts"
 
 
-def resolve_location(registry_uri: str | os.PathLike[str] | None = None) -> RegistryLocation:
-    """Resolve a plain path, `file://` or `duckdb:///path` URI (default: `set_registry_uri`,
-    then `MODEL_REGISTRY_URI`, then `./.registry/`); a path ending in `.duckdb` names the file."""
+def chosen_uri(registry_uri: str | os.PathLike[str] | None = None) -> str:
+    """The registry a call means: the argument, else `set_registry_uri`, else
+    `MODEL_REGISTRY_URI`, else `./.registry/`."""
     raw = os.fspath(registry_uri) if registry_uri is not None else _default_uri
-    raw = raw or os.environ.get(ENV_URI)
-    raw = raw or DEFAULT_URI
+    return raw or os.environ.get(ENV_URI) or DEFAULT_URI
+
+
+def is_server_uri(uri: str) -> bool:
+    """True for a registry server's `http://` or `https://` URL."""
+    return uri.lower().startswith(("http://", "https://"))
+
+
+def resolve_location(registry_uri: str | os.PathLike[str] | None = None) -> RegistryLocation:
+    """Resolve a plain path, `file://` or `duckdb:///path` URI (default as `chosen_uri`); a
+    path ending in `.duckdb` names the file."""
+    raw = chosen_uri(registry_uri)
     if "://" in raw:
         parsed = urlparse(raw)
         if parsed.scheme not in ("duckdb", "file") or parsed.netloc not in ("", "localhost"):

@@ -17,8 +17,7 @@ from registry_core.entities import (
 )
 from registry_core.errors import DATA_LOSS, INVALID_STATE
 from registry_core.search_filter import MAX_RESULTS
-from registry_core.store import transfer_sql
-from registry_core.store.migrations import SCHEMA_VERSION, current_version
+from registry_core.store.migrations import SCHEMA_VERSION
 from registry_core.transfer import Progress, no_progress
 
 
@@ -63,8 +62,7 @@ def examine(client: RegistryClient, progress: Progress | None = None) -> DoctorR
         *_artifact_findings(client, users, progress),
         *_production_findings(client, versions),
     ]
-    with transfer_sql.connection_manager(client).connection() as conn:
-        schema = current_version(conn)
+    schema = client.schema_version()
     if schema != SCHEMA_VERSION:
         findings.append(
             Finding(

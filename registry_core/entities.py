@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
 
 STAGE_NONE = "None"
 STAGE_STAGING = "Staging"
@@ -82,7 +84,7 @@ class StageTransition:
     timestamp: int
 
 
-class PagedList(list):
+class PagedList(list[T], Generic[T]):
     """A page of search results; `token` fetches the next page and is None on the last one."""
 
     def __init__(self, items: Any = (), token: str | None = None) -> None:
@@ -127,3 +129,51 @@ class Run:
     data_fingerprint: dict[str, Any] | None
     source_info: dict[str, Any]
     artifacts: tuple[RunArtifact, ...] = field(default=())
+    experiment_id: str = "0"
+    user_id: str | None = None
+
+
+DEFAULT_EXPERIMENT_ID = "0"
+DEFAULT_EXPERIMENT_NAME = "Default"
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A named group of runs, as MLflow's; every registry has the `Default` experiment, id 0."""
+
+    experiment_id: str
+    name: str
+    artifact_location: str
+    lifecycle_stage: str
+    tags: dict[str, str]
+    creation_time: int
+    last_update_time: int
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """What a model URI points at: the stored artifact and, for `models:/`, the version."""
+
+    uri: str
+    sha256: str
+    format: str
+    signature: dict[str, Any] | None
+    model_version: ModelVersion | None = None
+    run_id: str | None = None
+
+
+ROLES: tuple[str, ...] = ("reader", "writer", "promoter", "admin")
+
+
+@dataclass(frozen=True)
+class ApiToken:
+    """A registry server access token: who it stands for and what it may do (never the secret).
+
+    Roles are ordered: each of reader, writer, promoter and admin may do what the ones before
+    it may."""
+
+    name: str
+    role: str
+    created_by: str
+    creation_timestamp: int
+    revoked_timestamp: int | None = None

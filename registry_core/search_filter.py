@@ -13,7 +13,7 @@ from typing import Literal, cast, get_args
 from registry_core.entities import STAGES
 from registry_core.errors import InvalidParameterValue
 
-Kind = Literal["registered_model", "model_version", "run"]
+Kind = Literal["registered_model", "model_version", "run", "experiment"]
 Entity = Literal["attribute", "tag", "param", "metric"]
 ValueType = Literal["string", "integer", "number", "stage"]
 
@@ -58,6 +58,7 @@ MAX_RESULTS: Mapping[Kind, ResultLimits] = {
     "registered_model": ResultLimits(default=100, maximum=1000),
     "model_version": ResultLimits(default=10_000, maximum=200_000),
     "run": ResultLimits(default=1000, maximum=50_000),
+    "experiment": ResultLimits(default=1000, maximum=50_000),
 }
 
 
@@ -85,12 +86,18 @@ _ATTRIBUTES: Mapping[Kind, Mapping[str, _Field]] = {
         "start_time": _Field(NUMERIC_OPS, "integer"),
         "end_time": _Field(NUMERIC_OPS, "integer"),
     },
+    "experiment": {
+        "name": _STRING,
+        "creation_time": _Field(NUMERIC_OPS, "integer"),
+        "last_update_time": _Field(NUMERIC_OPS, "integer"),
+    },
 }
 
 _PREFIXED: Mapping[Kind, Mapping[Entity, _Field]] = {
     "registered_model": {"tag": _STRING},
     "model_version": {"tag": _STRING},
     "run": {"tag": _STRING, "param": _STRING, "metric": _Field(NUMERIC_OPS, "number")},
+    "experiment": {"tag": _STRING},
 }
 
 _PREFIXES: Mapping[str, Entity] = {
@@ -114,6 +121,7 @@ _ALLOWED_KEYS: Mapping[Kind, str] = {
         "run_id, run_name, status, start_time, end_time (also as attributes.X), "
         "params.KEY, metrics.KEY, tags.KEY"
     ),
+    "experiment": "name, creation_time, last_update_time, tags.KEY",
 }
 
 _ORDER_ATTRIBUTES: Mapping[Kind, Mapping[str, str]] = {
@@ -130,12 +138,19 @@ _ORDER_ATTRIBUTES: Mapping[Kind, Mapping[str, str]] = {
         "last_updated_timestamp": "last_updated_timestamp",
     },
     "run": {"start_time": "start_time", "end_time": "end_time", "run_name": "run_name"},
+    "experiment": {
+        "name": "name",
+        "experiment_id": "experiment_id",
+        "creation_time": "creation_time",
+        "last_update_time": "last_update_time",
+    },
 }
 
 _ORDER_ALLOWED: Mapping[Kind, str] = {
     "registered_model": "name, creation_timestamp, last_updated_timestamp (or timestamp)",
     "model_version": "name, version_number, creation_timestamp, last_updated_timestamp",
     "run": "start_time, end_time, run_name, metrics.KEY, params.KEY",
+    "experiment": "name, experiment_id, creation_time, last_update_time",
 }
 
 _ORDER_PREFIXES: Mapping[Entity, str] = {"metric": "metrics", "param": "params"}
@@ -148,12 +163,14 @@ _ORDER_DEFAULTS: Mapping[Kind, tuple[OrderKey, ...]] = {
         OrderKey("version_number", False),
     ),
     "run": (OrderKey("start_time", False), OrderKey("run_id", True)),
+    "experiment": (OrderKey("experiment_id", True),),
 }
 
 _ORDER_TIE_BREAKERS: Mapping[Kind, tuple[OrderKey, ...]] = {
     "registered_model": (OrderKey("name", True),),
     "model_version": (OrderKey("name", True), OrderKey("version_number", False)),
     "run": (OrderKey("start_time", False), OrderKey("run_id", True)),
+    "experiment": (OrderKey("experiment_id", True),),
 }
 
 _KEYWORDS = frozenset({"AND", "OR", "LIKE", "ILIKE", "IN", "NOT"})

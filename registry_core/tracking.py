@@ -22,8 +22,9 @@ _local = threading.local()
 
 
 def get_registry_uri() -> str:
-    """The registry folder the fluent API and new clients use."""
-    return str(config.resolve_location().root)
+    """The registry the fluent API and new clients use: a server URL or a folder."""
+    uri = config.chosen_uri()
+    return uri if config.is_server_uri(uri) else str(config.resolve_location(uri).root)
 
 
 def _client() -> RegistryClient:

@@ -495,7 +495,7 @@ def test_injected_order_by_keys_are_literals(
         (Comparison("tag", "team", "IN", ("a",)), "registered_model"),
         (Comparison("param", "lr", "=", "x"), "model_version"),
         (Comparison("metric", "acc", "LIKE", "x"), "run"),
-        (Comparison("attribute", "name", "=", "x"), "experiment"),
+        (Comparison("attribute", "name", "=", "x"), "dataset"),
     ],
 )
 def test_hand_made_conditions_only_compile_from_the_whitelist(condition: Comparison, kind) -> None:

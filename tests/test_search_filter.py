@@ -291,9 +291,9 @@ def test_filter_must_be_a_string(value: object) -> None:
 
 
 def test_unknown_kind_is_refused() -> None:
-    refused(parse_filter, "name = 'a'", "experiment")
-    refused(parse_order_by, None, "experiment")
-    refused(validate_max_results, 1, "experiment")
+    refused(parse_filter, "name = 'a'", "dataset")
+    refused(parse_order_by, None, "dataset")
+    refused(validate_max_results, 1, "dataset")
 
 
 @pytest.mark.parametrize(

@@ -1,25 +1,65 @@
-"""The store interface: what any registry backend must offer the client."""
+"""The store interface: everything a registry backend offers the client, by area.
+
+Two implementations: `EmbeddedStore` (a DuckDB file and an artifact folder in this process) and
+`HttpStore` (a registry server). The client is a thin layer over either, and the server is a thin
+layer over an `EmbeddedStore`, so every registry rule lives behind this interface once.
+"""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import Any, BinaryIO, Protocol
 
-from registry_core.entities import ModelVersion, PagedList, RegisteredModel, StageTransition
+from registry_core.entities import (
+    ApiToken,
+    Experiment,
+    Metric,
+    ModelVersion,
+    PagedList,
+    RegisteredModel,
+    ResolvedModel,
+    Run,
+    RunArtifact,
+    StageTransition,
+)
+from registry_core.webhooks.entities import Delivery, DeliveryAttempt, DeliverySummary, Webhook
 
 
-class RegistryStore(ABC):
+class ArtifactRef(Protocol):
+    sha256: str
+    size: int
+
+
+class Artifacts(Protocol):
+    """The content-addressed artifact folder, local or behind a server: bytes by sha256."""
+
+    def put_bytes(self, data: bytes) -> Any:
+        """Store bytes under their sha256 and return the reference (sha256, size)."""
+
+    def put_file(self, path: Any) -> Any:
+        """Stream a file into the store and return its reference."""
+
+    def put_stream(self, stream: BinaryIO, expected_sha256: str | None = None) -> Any:
+        """Stream bytes into the store; refused unless they hash to `expected_sha256`."""
+
+    def read_verified(self, sha256: str) -> bytes:
+        """The bytes of an artifact, checked against its digest (DATA_LOSS if they differ)."""
+
+    def verify(self, sha256: str) -> str | None:
+        """What is wrong with a stored artifact (missing, altered), or None."""
+
+    def exists(self, sha256: str) -> bool:
+        """True when an artifact is stored under this digest."""
+
+
+class ModelRegistryStore(ABC):
     """Registered models, versions, stages, aliases and their history; each change atomic."""
 
     @abstractmethod
-    def session(self) -> AbstractContextManager[None]:
-        """Keep the backend open for a block of calls."""
-
-    @abstractmethod
     def create_registered_model(
-        self, name: str, tags: dict[str, str] | None, description: str | None
+        self, name: str, tags: dict[str, Any] | None, description: str | None
     ) -> RegisteredModel: ...
 
     @abstractmethod
@@ -41,7 +81,7 @@ class RegistryStore(ABC):
         max_results: int,
         order_by: list[str] | None,
         page_token: str | None,
-    ) -> PagedList: ...
+    ) -> PagedList[RegisteredModel]: ...
 
     @abstractmethod
     def set_registered_model_tag(self, name: str, key: str, value: Any) -> None: ...
@@ -55,11 +95,12 @@ class RegistryStore(ABC):
         name: str,
         source: str,
         run_id: str | None,
-        tags: dict[str, str] | None,
+        tags: dict[str, Any] | None,
         run_link: str | None,
         description: str | None,
-        artifact: dict[str, Any] | None = None,
-    ) -> ModelVersion: ...
+    ) -> ModelVersion:
+        """Register a version; its source must be a run, model or stored-artifact URI (or a path
+        inside the artifact store), and the artifact it names is recorded with the version."""
 
     @abstractmethod
     def get_model_version(self, name: str, version: int | str) -> ModelVersion: ...
@@ -79,7 +120,7 @@ class RegistryStore(ABC):
         max_results: int,
         order_by: list[str] | None,
         page_token: str | None,
-    ) -> PagedList: ...
+    ) -> PagedList[ModelVersion]: ...
 
     @abstractmethod
     def set_model_version_tag(
@@ -141,5 +182,204 @@ class RegistryStore(ABC):
     def rollback(self, name: str, stage: str, actor: str, reason: str | None) -> ModelVersion: ...
 
     @abstractmethod
+    def resolve_model_uri(self, uri: str) -> ResolvedModel:
+        """The stored artifact (and version) a `models:/` or `runs:/` URI points at."""
+
+    @abstractmethod
     def check_consistency(self) -> list[str]:
         """Every broken invariant as a sentence; empty when the registry is sound."""
+
+
+class RunStore(ABC):
+    """Experiments and runs, the lineage record: params, metric histories, tags, artifacts."""
+
+    @abstractmethod
+    def create_experiment(
+        self, name: str, artifact_location: str | None, tags: dict[str, Any] | None
+    ) -> str: ...
+
+    @abstractmethod
+    def get_experiment(self, experiment_id: str) -> Experiment: ...
+
+    @abstractmethod
+    def get_experiment_by_name(self, name: str) -> Experiment: ...
+
+    @abstractmethod
+    def search_experiments(
+        self,
+        filter_string: str | None,
+        max_results: int,
+        order_by: list[str] | None,
+        page_token: str | None,
+    ) -> PagedList[Experiment]: ...
+
+    @abstractmethod
+    def create_run(
+        self,
+        run_name: str | None,
+        tags: dict[str, Any] | None,
+        code_version: str | None,
+        source_info: dict[str, Any] | None,
+        start_time: int | None,
+        experiment_id: str | None,
+        user_id: str | None,
+    ) -> Run: ...
+
+    @abstractmethod
+    def get_run(self, run_id: str) -> Run: ...
+
+    @abstractmethod
+    def search_runs(
+        self,
+        filter_string: str | None,
+        max_results: int,
+        order_by: list[str] | None,
+        page_token: str | None,
+    ) -> PagedList[Run]: ...
+
+    @abstractmethod
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Sequence[Metric],
+        params: dict[str, Any] | None,
+        tags: dict[str, Any] | None,
+    ) -> None:
+        """Params, metrics and tags of a run in one transaction; a param never changes value."""
+
+    @abstractmethod
+    def delete_run_tag(self, run_id: str, key: str) -> None: ...
+
+    @abstractmethod
+    def update_run(
+        self, run_id: str, status: str | None, end_time: int | None, run_name: str | None
+    ) -> Run:
+        """Set a run's status (ending it stamps `end_time`, default now) and its name."""
+
+    @abstractmethod
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]: ...
+
+    @abstractmethod
+    def delete_run(self, run_id: str) -> None: ...
+
+    @abstractmethod
+    def update_lineage(
+        self,
+        run_id: str,
+        data_fingerprint: dict[str, Any] | None,
+        source_info: dict[str, Any] | None,
+    ) -> None:
+        """Merge data fingerprints (by context) and source info into the run's record."""
+
+    @abstractmethod
+    def log_run_artifact(
+        self,
+        run_id: str,
+        path: str,
+        sha256: str,
+        format: str,
+        signature: dict[str, Any] | None,
+    ) -> RunArtifact:
+        """Record a stored artifact under a path of the run (its size is read from the store)."""
+
+    @abstractmethod
+    def get_run_artifact(self, run_id: str, path: str) -> RunArtifact | None: ...
+
+
+class WebhookStore(ABC):
+    """Webhook subscriptions, their delivery history, and sending what the outbox holds."""
+
+    @abstractmethod
+    def create_webhook(
+        self,
+        name: str,
+        url: str,
+        events: list[str],
+        secret: str | None,
+        description: str | None,
+        status: str,
+        format: str,
+        allow_http: bool,
+    ) -> Webhook: ...
+
+    @abstractmethod
+    def get_webhook(self, name: str) -> Webhook: ...
+
+    @abstractmethod
+    def list_webhooks(self) -> list[Webhook]: ...
+
+    @abstractmethod
+    def update_webhook(
+        self,
+        name: str,
+        url: str | None,
+        events: list[str] | None,
+        secret: str | None,
+        description: str | None,
+        status: str | None,
+        format: str | None,
+        allow_http: bool,
+    ) -> Webhook: ...
+
+    @abstractmethod
+    def delete_webhook(self, name: str) -> None: ...
+
+    @abstractmethod
+    def list_deliveries(
+        self, name: str | None, status: str | None, limit: int
+    ) -> list[Delivery]: ...
+
+    @abstractmethod
+    def get_delivery(self, delivery_id: str) -> Delivery: ...
+
+    @abstractmethod
+    def test_webhook(self, name: str) -> DeliveryAttempt:
+        """Send a `webhook.test` event to one webhook now and return the attempt."""
+
+    @abstractmethod
+    def redeliver(self, delivery_id: str) -> DeliveryAttempt:
+        """Send a delivery again now, under the same id, with a fresh budget of retries."""
+
+    @abstractmethod
+    def deliver_webhooks(self, max_seconds: float | None) -> DeliverySummary:
+        """Send every webhook delivery due now."""
+
+
+class AdminStore(ABC):
+    """Access tokens and upkeep: garbage collection, schema and integrity."""
+
+    @abstractmethod
+    def create_token(self, name: str, role: str, actor: str) -> tuple[ApiToken, str]:
+        """A new token: its record and the secret, which is shown once and stored hashed."""
+
+    @abstractmethod
+    def list_tokens(self) -> list[ApiToken]: ...
+
+    @abstractmethod
+    def revoke_token(self, name: str, actor: str) -> ApiToken: ...
+
+    @abstractmethod
+    def gc(self, dry_run: bool, grace_seconds: float) -> list[Any]:
+        """Remove stored artifacts no version or run references (younger files are kept)."""
+
+    @abstractmethod
+    def schema_version(self) -> int: ...
+
+
+class RegistryStore(ModelRegistryStore, RunStore, WebhookStore, AdminStore):
+    """A whole registry backend: what `RegistryClient` talks to."""
+
+    artifacts: Artifacts
+
+    @property
+    @abstractmethod
+    def uri(self) -> str:
+        """Where this registry is: a folder path, or the server's URL."""
+
+    @abstractmethod
+    def session(self) -> AbstractContextManager[None]:
+        """Keep the backend open for a block of calls."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release what the store holds now (it reopens on the next call)."""

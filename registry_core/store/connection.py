@@ -80,6 +80,7 @@ class ConnectionManager:
         self._cond = threading.Condition(threading.RLock())
         self._conn: duckdb.DuckDBPyConnection | None = None
         self._in_use = 0
+        self._in_transaction = False
         self._sessions = 0
         self._deadline = 0.0
         self._opened_at = 0.0
@@ -110,14 +111,21 @@ class ConnectionManager:
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """One registry change: committed whole, or rolled back whole on any error."""
+        """One registry change: committed whole, or rolled back whole on any error. Inside an
+        open transaction of the same thread it joins that one, which commits or rolls back."""
         with self.connection() as conn:
+            if self._in_transaction:
+                yield conn
+                return
             conn.execute("BEGIN TRANSACTION")
+            self._in_transaction = True
             try:
                 yield conn
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
+            finally:
+                self._in_transaction = False
             conn.execute("COMMIT")
 
     @contextmanager

@@ -28,7 +28,7 @@ from registry_core.errors import (
     ResourceAlreadyExists,
     ResourceDoesNotExist,
 )
-from registry_core.store.base import RegistryStore
+from registry_core.store.base import ModelRegistryStore
 from registry_core.store.connection import ConnectionManager
 from registry_core.store.filter_sql import plan_search
 from registry_core.store.migrations import (
@@ -140,7 +140,7 @@ def _transition_from_row(row: Sequence[Any]) -> StageTransition:
     )
 
 
-class DuckDBStore(RegistryStore):
+class DuckDBStore(ModelRegistryStore):
     """Registered models and versions in one DuckDB file, each change one transaction."""
 
     def __init__(self, manager: ConnectionManager) -> None:

@@ -1,8 +1,8 @@
 """Compile parsed search filters and sort keys to parameterized DuckDB SQL.
 
 Table aliases: `rm` = registered_models, `mv` = model_versions (joined to `rm` on
-`rm.id = mv.model_id` in version searches), `r` = runs. Column names come only from the
-whitelists below; every key, value and pattern is bound as a `?` parameter.
+`rm.id = mv.model_id` in version searches), `r` = runs, `e` = experiments. Column names come
+only from the whitelists below; every key, value and pattern is bound as a `?` parameter.
 """
 
 from __future__ import annotations
@@ -40,12 +40,18 @@ _COLUMNS: Mapping[Kind, Mapping[str, str]] = {
         "start_time": "r.start_time",
         "end_time": "r.end_time",
     },
+    "experiment": {
+        "name": "e.name",
+        "creation_time": "e.creation_time",
+        "last_update_time": "e.last_update_time",
+    },
 }
 
 _TAG_SOURCES: Mapping[Kind, str] = {
     "registered_model": "registered_model_tags t WHERE t.model_id = rm.id",
     "model_version": ("model_version_tags t WHERE t.vkey = mv.vkey"),
     "run": "run_tags t WHERE t.run_id = r.run_id",
+    "experiment": "experiment_tags t WHERE t.experiment_id = e.id",
 }
 
 _PARAM_SOURCE = "run_params t WHERE t.run_id = r.run_id"
@@ -85,6 +91,12 @@ _ORDER_COLUMNS: Mapping[Kind, Mapping[str, str]] = {
         "run_name": "r.run_name",
         "start_time": "r.start_time",
         "end_time": "r.end_time",
+    },
+    "experiment": {
+        "name": "e.name",
+        "experiment_id": "e.id",
+        "creation_time": "e.creation_time",
+        "last_update_time": "e.last_update_time",
     },
 }
 

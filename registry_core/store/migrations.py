@@ -175,6 +175,45 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX webhook_delivery_attempts_delivery "
         "ON webhook_delivery_attempts (delivery_id)",
     ),
+    # 4: the registry server: MLflow's experiments (runs belong to one; `0` is `Default`), who
+    # started a run, access tokens (only a hash of each secret is kept), and the answers to
+    # idempotent writes, kept so a retried request gets the first answer instead of a repeat.
+    (
+        "CREATE SEQUENCE experiment_id_seq START 1",
+        """CREATE TABLE experiments (
+            id BIGINT PRIMARY KEY,
+            name VARCHAR NOT NULL UNIQUE,
+            artifact_location VARCHAR NOT NULL,
+            lifecycle_stage VARCHAR NOT NULL,
+            creation_time BIGINT NOT NULL,
+            last_update_time BIGINT NOT NULL
+        )""",
+        """CREATE TABLE experiment_tags (
+            experiment_id BIGINT NOT NULL,
+            key VARCHAR NOT NULL,
+            value VARCHAR NOT NULL,
+            PRIMARY KEY (experiment_id, key)
+        )""",
+        "INSERT INTO experiments VALUES (0, 'Default', 'artifacts:/', 'active', "
+        "epoch_ms(now())::BIGINT, epoch_ms(now())::BIGINT)",
+        "ALTER TABLE runs ADD COLUMN experiment_id BIGINT DEFAULT 0",
+        "ALTER TABLE runs ADD COLUMN user_id VARCHAR",
+        """CREATE TABLE api_tokens (
+            name VARCHAR PRIMARY KEY,
+            role VARCHAR NOT NULL,
+            secret_sha256 VARCHAR NOT NULL UNIQUE,
+            created_by VARCHAR NOT NULL,
+            creation_timestamp BIGINT NOT NULL,
+            revoked_timestamp BIGINT
+        )""",
+        """CREATE TABLE idempotent_requests (
+            key VARCHAR PRIMARY KEY,
+            request_sha256 VARCHAR NOT NULL,
+            status INTEGER NOT NULL,
+            response VARCHAR NOT NULL,
+            creation_timestamp BIGINT NOT NULL
+        )""",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -11,8 +11,20 @@ from typing import Any
 import duckdb
 
 from registry_core import validation as check
-from registry_core.entities import Metric, PagedList, Run, RunArtifact, now_ms
-from registry_core.errors import InvalidParameterValue, ResourceDoesNotExist
+from registry_core.entities import (
+    DEFAULT_EXPERIMENT_ID,
+    Experiment,
+    Metric,
+    PagedList,
+    Run,
+    RunArtifact,
+    now_ms,
+)
+from registry_core.errors import (
+    InvalidParameterValue,
+    ResourceAlreadyExists,
+    ResourceDoesNotExist,
+)
 from registry_core.store.connection import ConnectionManager
 from registry_core.store.filter_sql import plan_search
 
@@ -20,7 +32,11 @@ RUN_STATUSES = ("RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED")
 _RUN_ID = re.compile(r"^[A-Za-z0-9][\w-]{0,255}$")
 _RUN_COLUMNS = (
     "r.run_id, r.run_name, r.status, r.start_time, r.end_time, r.code_version, "
-    "r.data_fingerprint, r.source_info"
+    "r.data_fingerprint, r.source_info, r.experiment_id::VARCHAR, r.user_id"
+)
+_EXPERIMENT_COLUMNS = (
+    "e.id::VARCHAR, e.name, e.artifact_location, e.lifecycle_stage, e.creation_time, "
+    "e.last_update_time"
 )
 
 
@@ -29,6 +45,14 @@ def run_id(value: Any) -> str:
     if not isinstance(value, str) or not _RUN_ID.match(value):
         raise InvalidParameterValue(f"Invalid run id {value!r}.")
     return value
+
+
+def experiment_id(value: Any) -> int:
+    """An experiment id: MLflow's are digit strings (`"0"` is `Default`)."""
+    text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    if not isinstance(text, str) or not text.isdigit() or len(text) > 18:
+        raise InvalidParameterValue(f"Invalid experiment id {value!r}.")
+    return int(text)
 
 
 def run_status(value: Any) -> str:
@@ -58,17 +82,40 @@ class DuckDBRunStore:
         code_version: str | None,
         source_info: dict[str, Any] | None,
         start_time: int | None = None,
+        experiment_id: str | None = None,
+        user_id: str | None = None,
     ) -> Run:
         rid = uuid.uuid4().hex
         clean_tags = check.tags(tags)
         started = start_time if start_time is not None else now_ms()
+        experiment = self._experiment_key(experiment_id)
         with self.manager.transaction() as conn:
+            self._require_experiment(conn, experiment)
             conn.execute(
-                "INSERT INTO runs VALUES (?, ?, 'RUNNING', ?, NULL, ?, NULL, ?)",
-                [rid, run_name, started, code_version, json.dumps(source_info or {})],
+                "INSERT INTO runs (run_id, run_name, status, start_time, end_time, code_version, "
+                "data_fingerprint, source_info, experiment_id, user_id) "
+                "VALUES (?, ?, 'RUNNING', ?, NULL, ?, NULL, ?, ?, ?)",
+                [
+                    rid,
+                    run_name,
+                    started,
+                    code_version,
+                    json.dumps(source_info or {}),
+                    experiment,
+                    user_id,
+                ],
             )
             self._insert_tags(conn, rid, clean_tags)
             return self._runs(conn, "r.run_id = ?", [rid])[0]
+
+    @staticmethod
+    def _experiment_key(value: str | None) -> int:
+        return experiment_id(DEFAULT_EXPERIMENT_ID if value in (None, "") else value)
+
+    @staticmethod
+    def _require_experiment(conn: duckdb.DuckDBPyConnection, key: int) -> None:
+        if not conn.execute("SELECT 1 FROM experiments WHERE id = ?", [key]).fetchone():
+            raise ResourceDoesNotExist(f"No Experiment with id={key} exists")
 
     @staticmethod
     def _insert_tags(conn: duckdb.DuckDBPyConnection, rid: str, tags: dict[str, str]) -> None:
@@ -79,16 +126,31 @@ class DuckDBRunStore:
                 [[rid, k, v] for k, v in tags.items()],
             )
 
-    def set_terminated(
-        self, rid: str, status: str = "FINISHED", end_time: int | None = None
-    ) -> None:
-        status = run_status(status)
+    def update_run(
+        self,
+        rid: str,
+        status: str | None = None,
+        end_time: int | None = None,
+        run_name: str | None = None,
+    ) -> Run:
+        """Set a run's status (ending it stamps `end_time`, default now) and its name."""
+        changes: dict[str, Any] = {}
+        if status is not None:
+            changes["status"] = run_status(status)
+            if changes["status"] != "RUNNING":
+                changes["end_time"] = end_time if end_time is not None else now_ms()
+        elif end_time is not None:
+            changes["end_time"] = end_time
+        if run_name is not None:
+            changes["run_name"] = run_name
         with self.manager.transaction() as conn:
             self._require_run(conn, rid)
-            conn.execute(
-                "UPDATE runs SET status = ?, end_time = ? WHERE run_id = ?",
-                [status, end_time if end_time is not None else now_ms(), rid],
-            )
+            if changes:
+                assignments = ", ".join(f"{column} = ?" for column in changes)
+                conn.execute(
+                    f"UPDATE runs SET {assignments} WHERE run_id = ?", [*changes.values(), rid]
+                )
+            return self._runs(conn, "r.run_id = ?", [rid])[0]
 
     def log_batch(
         self,
@@ -158,7 +220,7 @@ class DuckDBRunStore:
                 [json.dumps(merged_fp) if merged_fp else None, json.dumps(merged_info), rid],
             )
 
-    def log_artifact(self, rid: str, artifact: RunArtifact) -> None:
+    def _log_artifact(self, rid: str, artifact: RunArtifact) -> None:
         """Record a stored artifact under a path of the run; a path is written once."""
         with self.manager.transaction() as conn:
             self._require_run(conn, rid)
@@ -227,6 +289,96 @@ class DuckDBRunStore:
             for table in ("run_params", "run_metrics", "run_tags", "run_artifacts", "runs"):
                 conn.execute(f"DELETE FROM {table} WHERE run_id = ?", [rid])
 
+    # -- experiments -----------------------------------------------------------------------
+
+    def create_experiment(
+        self, name: str, artifact_location: str | None = None, tags: dict[str, Any] | None = None
+    ) -> str:
+        """A new experiment; its id is returned as a string, as MLflow's."""
+        if not isinstance(name, str) or not name.strip():
+            raise InvalidParameterValue(
+                f"Experiment name must be a non-empty string, got {name!r}."
+            )
+        check.tag_key(name)
+        clean_tags = check.tags(tags)
+        with self.manager.transaction() as conn:
+            if conn.execute("SELECT 1 FROM experiments WHERE name = ?", [name]).fetchone():
+                raise ResourceAlreadyExists(f"Experiment(name={name}) already exists.")
+            when = now_ms()
+            (key,) = conn.execute(
+                "INSERT INTO experiments VALUES "
+                "(nextval('experiment_id_seq'), ?, ?, 'active', ?, ?) RETURNING id",
+                [name, artifact_location or "artifacts:/", when, when],
+            ).fetchone()
+            if clean_tags:
+                conn.executemany(
+                    "INSERT INTO experiment_tags VALUES (?, ?, ?)",
+                    [[key, k, v] for k, v in clean_tags.items()],
+                )
+        return str(key)
+
+    def _experiments(
+        self, conn: duckdb.DuckDBPyConnection, where: str, params: Sequence[Any], tail: str = ""
+    ) -> list[Experiment]:
+        rows = conn.execute(
+            f"SELECT {_EXPERIMENT_COLUMNS} FROM experiments e WHERE {where} {tail}", list(params)
+        ).fetchall()
+        if not rows:
+            return []
+        tags: dict[str, dict[str, str]] = {row[0]: {} for row in rows}
+        marks = ", ".join("?" for _ in rows)
+        for key, tag, value in conn.execute(
+            f"SELECT experiment_id::VARCHAR, key, value FROM experiment_tags "
+            f"WHERE experiment_id IN ({marks}) ORDER BY key",
+            [int(row[0]) for row in rows],
+        ).fetchall():
+            tags[key][tag] = value
+        return [
+            Experiment(
+                experiment_id=row[0],
+                name=row[1],
+                artifact_location=row[2],
+                lifecycle_stage=row[3],
+                tags=tags[row[0]],
+                creation_time=row[4],
+                last_update_time=row[5],
+            )
+            for row in rows
+        ]
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        key = self._experiment_key(experiment_id)
+        with self.manager.connection() as conn:
+            found = self._experiments(conn, "e.id = ?", [key])
+        if not found:
+            raise ResourceDoesNotExist(f"No Experiment with id={experiment_id} exists")
+        return found[0]
+
+    def get_experiment_by_name(self, name: str) -> Experiment:
+        with self.manager.connection() as conn:
+            found = self._experiments(conn, "e.name = ?", [name])
+        if not found:
+            raise ResourceDoesNotExist(f"Could not find experiment with name '{name}'")
+        return found[0]
+
+    def search_experiments(
+        self,
+        filter_string: str | None = None,
+        max_results: int = 1000,
+        order_by: list[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[Experiment]:
+        """Experiments matching a filter over name, times and tags (oldest first), paged."""
+        plan = plan_search("experiment", filter_string, max_results, order_by, page_token)
+        with self.manager.connection() as conn:
+            found = self._experiments(
+                conn,
+                plan.where,
+                plan.page_params,
+                f"ORDER BY {plan.order} LIMIT ? OFFSET ?",
+            )
+        return PagedList(found[: plan.limit], plan.next_token(len(found)))
+
     def referenced_digests(self) -> set[str]:
         """Every artifact digest a model version or a run still points at."""
         with self.manager.connection() as conn:
@@ -283,8 +435,21 @@ class DuckDBRunStore:
                 data_fingerprint=json.loads(fingerprint) if fingerprint else None,
                 source_info=json.loads(info) if info else {},
                 artifacts=tuple(artifacts_by[rid]),
+                experiment_id=experiment,
+                user_id=user,
             )
-            for rid, name, status, start, end, code_version, fingerprint, info in rows
+            for (
+                rid,
+                name,
+                status,
+                start,
+                end,
+                code_version,
+                fingerprint,
+                info,
+                experiment,
+                user,
+            ) in rows
         ]
 
 

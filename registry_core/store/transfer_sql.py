@@ -89,7 +89,8 @@ TABLES: tuple[TableSpec, ...] = (
     _spec(
         "runs",
         "run_id VARCHAR, run_name VARCHAR, status VARCHAR, start_time BIGINT, end_time BIGINT, "
-        "code_version VARCHAR, data_fingerprint VARCHAR, source_info VARCHAR",
+        "code_version VARCHAR, data_fingerprint VARCHAR, source_info VARCHAR, "
+        "experiment_id BIGINT, user_id VARCHAR",
         "run_id",
     ),
     _spec("run_params", "run_id VARCHAR, key VARCHAR, value VARCHAR", "run_id, key"),

@@ -1,0 +1,182 @@
+"""The embedded registry: one DuckDB file and its artifact folder, opened by this process.
+
+`EmbeddedStore` joins the SQL of models, runs, webhooks and tokens over one connection manager,
+and adds the rules that need the artifact folder: what a version's source points at, verified
+artifacts before the rows that point at them, and garbage collection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from registry_core.artifacts import ArtifactRef, ArtifactStore, is_sha256, validate_source
+from registry_core.config import RegistryLocation
+from registry_core.entities import ModelVersion, ResolvedModel, RunArtifact
+from registry_core.errors import InvalidParameterValue, ResourceDoesNotExist
+from registry_core.store.admin_sql import DuckDBAdminStore
+from registry_core.store.base import RegistryStore
+from registry_core.store.connection import shared_manager
+from registry_core.store.duckdb_store import DuckDBStore
+from registry_core.store.migrations import current_version
+from registry_core.store.outbox import OutboxStore
+from registry_core.store.run_store import DuckDBRunStore
+from registry_core.uris import ModelUri, RunUri, parse_uri
+from registry_core.webhooks.entities import DeliveryAttempt, DeliverySummary
+
+_ZIP_MAGIC = b"PK\x03\x04"
+
+
+class EmbeddedStore(DuckDBStore, DuckDBRunStore, OutboxStore, DuckDBAdminStore, RegistryStore):
+    """A registry in a DuckDB file and an artifact folder, held by this process on demand."""
+
+    def __init__(
+        self, location: RegistryLocation, idle_seconds: float, lock_timeout: float
+    ) -> None:
+        self.location = location
+        self.manager = shared_manager(location.db_path, idle_seconds, lock_timeout)
+        self.artifacts = ArtifactStore(location.artifact_root)
+
+    @property
+    def uri(self) -> str:
+        return str(self.location.root)
+
+    @contextmanager
+    def session(self) -> Iterator[None]:
+        with self.manager.session():
+            yield
+
+    def close(self) -> None:
+        self.manager.close()
+
+    # -- versions and their artifacts ----------------------------------------------------
+
+    def create_model_version(
+        self,
+        name: str,
+        source: str,
+        run_id: str | None = None,
+        tags: dict[str, Any] | None = None,
+        run_link: str | None = None,
+        description: str | None = None,
+    ) -> ModelVersion:
+        source = validate_source(source, self.artifacts.root)
+        with self.manager.connection():
+            artifact = self._artifact_for_source(source)
+            return DuckDBStore.create_model_version(
+                self, name, source, run_id, tags, run_link, description, artifact
+            )
+
+    def resolve_model_uri(self, uri: str) -> ResolvedModel:
+        parsed = parse_uri(uri)
+        if isinstance(parsed, RunUri):
+            artifact = self.get_run_artifact(parsed.run_id, parsed.path)
+            if artifact is None:
+                raise ResourceDoesNotExist(f"No artifact {parsed.path!r} in run {parsed.run_id}.")
+            return ResolvedModel(
+                uri, artifact.sha256, artifact.format, artifact.signature, None, parsed.run_id
+            )
+        mv = self._model_version_for(parsed)
+        if mv.artifact_sha256 is None or mv.artifact_format is None:
+            raise ResourceDoesNotExist(
+                f"Version {mv.version} of {mv.name} has no stored artifact (source {mv.source})."
+            )
+        return ResolvedModel(
+            uri, mv.artifact_sha256, mv.artifact_format, mv.signature, mv, mv.run_id
+        )
+
+    def _model_version_for(self, parsed: ModelUri) -> ModelVersion:
+        if parsed.version is not None:
+            return self.get_model_version(parsed.name, parsed.version)
+        if parsed.alias is not None:
+            return self.get_model_version_by_alias(parsed.name, parsed.alias)
+        stages = [parsed.stage] if parsed.stage else None
+        found = self.get_latest_versions(parsed.name, stages)
+        if not found:
+            raise ResourceDoesNotExist(f"No version of {parsed.name} is in stage {parsed.stage}.")
+        return max(found, key=lambda mv: int(mv.version))
+
+    def _artifact_for_source(self, source: str) -> dict[str, Any] | None:
+        """The artifact record a validated source points at; None for a run we do not hold."""
+        if source.startswith(("runs:/", "models:/")):
+            try:
+                resolved = self.resolve_model_uri(source)
+            except ResourceDoesNotExist:
+                if source.startswith("models:/") or self._run_exists(parse_uri(source).run_id):
+                    raise
+                return None
+            digest, fmt, signature = resolved.sha256, resolved.format, resolved.signature
+            missing = f"The artifact {digest} of {source!r} is missing."
+        else:
+            digest, fmt, signature = source.rsplit("/", 1)[-1], None, None
+            missing = f"No stored artifact at {source!r}."
+            if not is_sha256(digest):
+                raise ResourceDoesNotExist(missing)
+        path = self.artifacts.path_for(digest)
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            raise ResourceDoesNotExist(missing) from None
+        if fmt is None:
+            from registry_core import formats
+
+            with path.open("rb") as handle:
+                fmt = formats.SKOPS if handle.read(4) == _ZIP_MAGIC else formats.PICKLE
+        return {"sha256": digest, "size": size, "format": fmt, "signature": signature}
+
+    def _run_exists(self, run_id: str) -> bool:
+        try:
+            self.get_run(run_id)
+        except ResourceDoesNotExist:
+            return False
+        return True
+
+    def log_run_artifact(
+        self,
+        run_id: str,
+        path: str,
+        sha256: str,
+        format: str,
+        signature: dict[str, Any] | None = None,
+    ) -> RunArtifact:
+        where = parse_uri(validate_source(f"runs:/{run_id}/{path}", self.artifacts.root))
+        try:
+            size = self.artifacts.path_for(sha256).stat().st_size
+        except FileNotFoundError:
+            raise ResourceDoesNotExist(
+                f"No stored artifact {sha256}: upload it before logging it."
+            ) from None
+        if not isinstance(format, str) or not format:
+            raise InvalidParameterValue(f"An artifact format must be a name, got {format!r}.")
+        artifact = RunArtifact(where.path, sha256, size, format, signature)
+        self._log_artifact(run_id, artifact)
+        return artifact
+
+    # -- upkeep --------------------------------------------------------------------------
+
+    def gc(self, dry_run: bool = False, grace_seconds: float = 3600.0) -> list[ArtifactRef]:
+        return self.artifacts.gc(
+            self.referenced_digests(), dry_run=dry_run, grace_seconds=grace_seconds
+        )
+
+    def schema_version(self) -> int:
+        with self.manager.connection() as conn:
+            return current_version(conn)
+
+    # -- webhook delivery ----------------------------------------------------------------
+
+    def test_webhook(self, name: str) -> DeliveryAttempt:
+        from registry_core.webhooks.delivery import WebhookDeliverer
+
+        return WebhookDeliverer(self).send_test(name)
+
+    def redeliver(self, delivery_id: str) -> DeliveryAttempt:
+        from registry_core.webhooks.delivery import WebhookDeliverer
+
+        return WebhookDeliverer(self).redeliver(delivery_id)
+
+    def deliver_webhooks(self, max_seconds: float | None = None) -> DeliverySummary:
+        from registry_core.webhooks.delivery import WebhookDeliverer
+
+        return WebhookDeliverer(self).deliver_pending(max_seconds)
