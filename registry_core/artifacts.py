@@ -103,6 +103,13 @@ class ArtifactStore:
         with open(path, "rb") as source:
             return self._store_stream(source)
 
+    def put_stream(self, stream: BinaryIO, expected_sha256: str | None = None) -> ArtifactRef:
+        """Stream bytes into the store; with `expected_sha256`, bytes that hash otherwise are
+        refused and nothing is kept (an upload checked against the digest it claims)."""
+        if expected_sha256 is not None:
+            self.path_for(expected_sha256)
+        return self._store_stream(stream, expected_sha256)
+
     def read_verified(self, sha256: str) -> bytes:
         """Read an artifact; ArtifactIntegrityError if it is missing or its bytes changed."""
         path = self.path_for(sha256)
@@ -178,7 +185,7 @@ class ArtifactStore:
                 if is_sha256(path.name) and path.name[:2] == shard.name and path.is_file():
                     yield path
 
-    def _store_stream(self, source: BinaryIO) -> ArtifactRef:
+    def _store_stream(self, source: BinaryIO, expected_sha256: str | None = None) -> ArtifactRef:
         """Copy a stream to a staging file, fsync it, then rename it onto its final name."""
         _make_dir(self.tmp_dir)
         fd, tmp_name = tempfile.mkstemp(dir=self.tmp_dir, prefix="put-", suffix=".part")
@@ -195,6 +202,11 @@ class ArtifactStore:
                 os.fchmod(out.fileno(), 0o644)
                 os.fsync(out.fileno())
             ref = ArtifactRef(digest.hexdigest(), size)
+            if expected_sha256 is not None and ref.sha256 != expected_sha256:
+                raise InvalidParameterValue(
+                    f"The uploaded bytes hash to {ref.sha256}, not to {expected_sha256}: "
+                    "nothing was stored."
+                )
             if self.verify(ref.sha256) is not None:
                 final = self.path_for(ref.sha256)
                 _make_dir(final.parent)

@@ -25,13 +25,14 @@ from registry_core.entities import (
     now_ms,
 )
 from registry_core.errors import InvalidParameterValue, ResourceDoesNotExist
-from registry_core.store.base import RegistryStore
+from registry_core.store.base import Progress, RegistryStore
 from registry_core.uris import ModelUri, parse_uri
 from registry_core.webhooks.entities import Delivery, DeliveryAttempt, DeliverySummary, Webhook
 
 if TYPE_CHECKING:
     from registry_core.fingerprint import DataFingerprint
     from registry_core.signature import ModelSignature
+    from registry_core.transfer import ExportSummary, ImportSummary
 
 __all__ = ["Lineage", "RegistryClient", "ResolvedModel", "to_epoch_ms"]
 
@@ -465,6 +466,23 @@ class RegistryClient:
         """Remove stored artifacts no version or run references (files younger than the grace
         period are kept: a writer stores its artifact before the row that points at it)."""
         return self._store.gc(dry_run, grace_seconds)
+
+    def export_registry(
+        self, directory: str | os.PathLike[str], progress: Progress | None = None
+    ) -> ExportSummary:
+        """Dump every model, version, run, history entry and artifact into a new folder; from a
+        server, the dump is made there in one snapshot and streamed here."""
+        return self._store.export_registry(os.fspath(directory), progress)
+
+    def import_registry(
+        self,
+        directory: str | os.PathLike[str],
+        on_conflict: str = "fail",
+        progress: Progress | None = None,
+    ) -> ImportSummary:
+        """Load a dump: identical into an empty registry, merged into a non-empty one
+        (`on_conflict`: fail, skip or overwrite)."""
+        return self._store.import_registry(os.fspath(directory), on_conflict, progress)
 
     # -- access tokens (registry server) --------------------------------------------------
 

@@ -8,6 +8,9 @@ INVALID_PARAMETER_VALUE = "INVALID_PARAMETER_VALUE"
 INVALID_STATE = "INVALID_STATE"
 TEMPORARILY_UNAVAILABLE = "TEMPORARILY_UNAVAILABLE"
 DATA_LOSS = "DATA_LOSS"
+UNAUTHENTICATED = "UNAUTHENTICATED"
+PERMISSION_DENIED = "PERMISSION_DENIED"
+INTERNAL_ERROR = "INTERNAL_ERROR"
 
 
 class RegistryError(Exception):
@@ -57,3 +60,15 @@ class UntrustedModelError(RegistryError):
     """A model file needs a type or a format the loader was not told to trust."""
 
     error_code = INVALID_PARAMETER_VALUE
+
+
+class Unauthenticated(RegistryError):
+    """A registry server call carried no token, or one the server does not know."""
+
+    error_code = UNAUTHENTICATED
+
+
+class PermissionDenied(RegistryError):
+    """A registry server call needs a role its token does not have."""
+
+    error_code = PERMISSION_DENIED

@@ -47,7 +47,7 @@ from registry_core.store.migrations import (
     current_version,
     version_key,
 )
-from registry_core.store.run_store import run_id
+from registry_core.store.run_store import valid_run_id
 from registry_core.store.transfer_sql import TABLES, TableSpec
 
 FORMAT_NAME = "dagster-model-registry-export"
@@ -125,7 +125,7 @@ def export_registry(
     """Dump every registry row and every artifact they reference into a new, empty folder."""
     report = progress or no_progress
     target = Path(directory)
-    _prepare_export_dir(target)
+    prepare_export_dir(target)
     digests: set[str] = set()
     tables: dict[str, dict[str, Any]] = {}
     with sql.connection_manager(client).transaction() as conn:
@@ -162,7 +162,7 @@ def export_registry(
     )
 
 
-def _prepare_export_dir(target: Path) -> None:
+def prepare_export_dir(target: Path) -> None:
     """Create the dump folder, refusing one that already holds anything."""
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise InvalidParameterValue(
@@ -691,7 +691,7 @@ def _version_source(record: dict[str, Any], root: Path) -> str:
 # A local path or file: URI, the sources tied to one registry's artifact folder.
 _LOCAL_SOURCE = re.compile(r"(?![A-Za-z][A-Za-z0-9+.-]*:)|file:", re.IGNORECASE)
 _Check = Callable[[dict[str, Any], Path], Any]
-_RUN_ID_CHECK: tuple[str, _Check] = ("run_id", lambda record, _: run_id(record["run_id"]))
+_RUN_ID_CHECK: tuple[str, _Check] = ("run_id", lambda record, _: valid_run_id(record["run_id"]))
 _VALUE_CHECKS: dict[str, tuple[tuple[str, _Check], ...]] = {
     "registered_models": (("name", lambda record, _: check.model_name(record["name"])),),
     "registered_model_aliases": (("alias", lambda record, _: check.alias(record["alias"])),),

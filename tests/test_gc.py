@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import pytest
+
 from registry_core import formats
 from registry_core.client import RegistryClient
+
+
+@pytest.fixture
+def client(embedded_client: RegistryClient) -> RegistryClient:
+    """These tests drive the embedded deliverer and artifact folder directly."""
+    return embedded_client
 
 
 def test_gc_removes_exactly_the_unreferenced_files(client: RegistryClient) -> None:

@@ -13,6 +13,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 import registry_core as rc
+from registry_core.config import resolve_location
 from registry_core.errors import (
     DATA_LOSS,
     INVALID_PARAMETER_VALUE,
@@ -20,6 +21,7 @@ from registry_core.errors import (
     RegistryError,
 )
 from registry_core.loading import clear_cache
+from tests.conftest import stored_file
 
 
 @pytest.fixture
@@ -31,11 +33,16 @@ def frame() -> pd.DataFrame:
 
 
 @pytest.fixture
-def client(registry_path: Path) -> rc.RegistryClient:
+def client(registry_uri: str) -> rc.RegistryClient:
     clear_cache()
-    rc.set_registry_uri(registry_path)
+    rc.set_registry_uri(registry_uri)
     yield rc.RegistryClient()
     rc.set_registry_uri(None)
+
+
+@pytest.fixture
+def artifact_root(registry_path: Path) -> Path:
+    return resolve_location(registry_path).artifact_root
 
 
 def register(client: rc.RegistryClient, model, example, name: str = "m", **kwargs) -> str:
@@ -49,10 +56,12 @@ def fitted(frame: pd.DataFrame) -> LogisticRegression:
     return LogisticRegression().fit(frame, (frame.spend > 50).astype(int))
 
 
-def test_tampered_artifact_is_refused(client: rc.RegistryClient, frame: pd.DataFrame) -> None:
+def test_tampered_artifact_is_refused(
+    client: rc.RegistryClient, registry_path: Path, frame: pd.DataFrame
+) -> None:
     register(client, fitted(frame), frame[:5])
     mv = client.get_model_version("m", 1)
-    path = client.artifacts.path_for(mv.artifact_sha256)
+    path = stored_file(registry_path, mv.artifact_sha256)
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0xFF
     path.write_bytes(bytes(data))
@@ -61,9 +70,11 @@ def test_tampered_artifact_is_refused(client: rc.RegistryClient, frame: pd.DataF
     assert caught.value.error_code == DATA_LOSS
 
 
-def test_missing_artifact_fails_clearly(client: rc.RegistryClient, frame: pd.DataFrame) -> None:
+def test_missing_artifact_fails_clearly(
+    client: rc.RegistryClient, registry_path: Path, frame: pd.DataFrame
+) -> None:
     register(client, fitted(frame), frame[:5])
-    client.artifacts.path_for(client.get_model_version("m", 1).artifact_sha256).unlink()
+    stored_file(registry_path, client.get_model_version("m", 1).artifact_sha256).unlink()
     with pytest.raises(RegistryError, match="missing") as caught:
         rc.load_model("models:/m/1")
     assert caught.value.error_code == DATA_LOSS
@@ -132,24 +143,26 @@ def test_traversal_in_source_refused(client: rc.RegistryClient, source: str) -> 
     assert client.search_model_versions("name = 'm'") == []
 
 
-def test_symlink_leading_out_is_refused(client: rc.RegistryClient, tmp_path: Path) -> None:
+def test_symlink_leading_out_is_refused(
+    client: rc.RegistryClient, artifact_root: Path, tmp_path: Path
+) -> None:
     client.create_registered_model("m")
-    client.artifacts.root.mkdir(parents=True, exist_ok=True)
-    (client.artifacts.root / "escape").symlink_to(tmp_path)
+    artifact_root.mkdir(parents=True, exist_ok=True)
+    (artifact_root / "escape").symlink_to(tmp_path)
     with pytest.raises(RegistryError) as caught:
-        client.create_model_version("m", str(client.artifacts.root / "escape" / "model"))
+        client.create_model_version("m", str(artifact_root / "escape" / "model"))
     assert caught.value.error_code == INVALID_PARAMETER_VALUE
 
 
 def test_source_inside_the_store_links_its_artifact(
-    client: rc.RegistryClient, frame: pd.DataFrame
+    client: rc.RegistryClient, registry_path: Path, frame: pd.DataFrame
 ) -> None:
     from registry_core import formats
 
     ref = client.artifacts.put_bytes(formats.dump_model(fitted(frame)))
     client.create_registered_model("m")
     by_uri = client.create_model_version("m", ref.uri)
-    by_path = client.create_model_version("m", str(client.artifacts.path_for(ref.sha256)))
+    by_path = client.create_model_version("m", str(stored_file(registry_path, ref.sha256)))
     assert by_uri.artifact_sha256 == by_path.artifact_sha256 == ref.sha256
     assert by_uri.artifact_format == "skops"
     assert rc.load_model("models:/m/2", raw=True).predict(frame).shape == (200,)
@@ -174,11 +187,15 @@ def test_bad_uris(client: rc.RegistryClient) -> None:
 
 
 def test_load_through_a_held_client_shares_its_file(
-    registry_path: Path, client: rc.RegistryClient, frame: pd.DataFrame
+    registry_path: Path, embedded_client: rc.RegistryClient, frame: pd.DataFrame
 ) -> None:
     """Loading through a client that holds the file in a session resolves on its connection,
     whatever its settings (a client with other settings keeps a connection of its own)."""
-    register(client, fitted(frame), frame[:5])
+    rc.set_registry_uri(registry_path)
+    try:
+        register(embedded_client, fitted(frame), frame[:5])
+    finally:
+        rc.set_registry_uri(None)
     own = rc.RegistryClient(registry_path, idle_timeout=5, lock_timeout=1)
     with own.session():
         opens = own._store.manager.opens

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -22,9 +20,9 @@ def house_data() -> tuple[pd.DataFrame, pd.DataFrame, pd.Series, pd.Series]:
 
 
 @pytest.fixture(autouse=True)
-def registry(registry_path: Path) -> Path:
-    rc.set_registry_uri(registry_path)
-    yield registry_path
+def registry(registry_uri: str) -> str:
+    rc.set_registry_uri(registry_uri)
+    yield registry_uri
     rc.set_registry_uri(None)
 
 

@@ -10,7 +10,7 @@ import typer
 from rich.console import RenderableType
 
 from registry_core.cli.output import client, emit, progress, stack, table
-from registry_core.transfer import ImportSummary, export_registry, import_registry
+from registry_core.transfer import ImportSummary
 
 app = typer.Typer()
 
@@ -18,6 +18,7 @@ _LABELS = {
     "verify": "Verifying tables",
     "rows": "Copying rows",
     "artifacts": "Copying artifacts",
+    "transfer": "Transferring the dump",
 }
 
 
@@ -40,7 +41,7 @@ def _rows_table(rows: dict[str, int]) -> RenderableType:
 def export(directory: DirArg) -> None:
     """Dump every model, version, run, history entry and artifact into a new folder."""
     with progress(_LABELS) as report:
-        summary = export_registry(client(), directory, report)
+        summary = client().export_registry(directory, report)
     emit(
         summary,
         lambda: stack(
@@ -80,7 +81,7 @@ def import_(
 ) -> None:
     """Load an export: identical into an empty registry, merged into a non-empty one."""
     with progress(_LABELS) as report:
-        summary = import_registry(client(), directory, on_conflict.value, report)
+        summary = client().import_registry(directory, on_conflict.value, report)
     emit(
         summary,
         lambda: stack(

@@ -8,7 +8,7 @@ layer over an `EmbeddedStore`, so every registry rule lives behind this interfac
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, BinaryIO, Protocol
 
@@ -25,6 +25,9 @@ from registry_core.entities import (
     StageTransition,
 )
 from registry_core.webhooks.entities import Delivery, DeliveryAttempt, DeliverySummary, Webhook
+
+Progress = Callable[[str, int, int], None]
+"""A progress callback: (task, done, total)."""
 
 
 class ArtifactRef(Protocol):
@@ -364,6 +367,16 @@ class AdminStore(ABC):
 
     @abstractmethod
     def schema_version(self) -> int: ...
+
+    @abstractmethod
+    def export_registry(self, directory: str, progress: Progress | None = None) -> Any:
+        """Dump every row and every artifact they reference into a new folder (one snapshot)."""
+
+    @abstractmethod
+    def import_registry(
+        self, directory: str, on_conflict: str = "fail", progress: Progress | None = None
+    ) -> Any:
+        """Load a dump: artifacts first (verified), then every row in one transaction."""
 
 
 class RegistryStore(ModelRegistryStore, RunStore, WebhookStore, AdminStore):

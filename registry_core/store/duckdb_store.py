@@ -476,7 +476,7 @@ class DuckDBStore(ModelRegistryStore):
             )
             return self._registered_model(conn, new_name)
 
-    def update_registered_model(self, name: str, description: str | None) -> RegisteredModel:
+    def update_registered_model(self, name: str, description: str | None = None) -> RegisteredModel:
         description = check.description(description)
         with self.manager.transaction() as conn:
             model_id = self._model_id(conn, name)
@@ -642,7 +642,7 @@ class DuckDBStore(ModelRegistryStore):
             return self._version(conn, name, version)[1]
 
     def update_model_version(
-        self, name: str, version: int | str, description: str | None
+        self, name: str, version: int | str, description: str | None = None
     ) -> ModelVersion:
         description = check.description(description)
         with self.manager.transaction() as conn:
@@ -720,13 +720,13 @@ class DuckDBStore(ModelRegistryStore):
         name: str,
         version: int | str,
         failures: Sequence[str],
-        metrics: dict[str, float],
-        actor: str,
+        metrics: dict[str, float] | None = None,
+        actor: str = "unknown",
     ) -> None:
         """Tag a version `validation=passed|failed` and emit the outcome, in one transaction."""
         passed = not failures
         reasons = "; ".join(failures)[: check.MAX_TAG_VALUE_LENGTH]
-        values = {key: check.metric_value(key, value) for key, value in metrics.items()}
+        values = {key: check.metric_value(key, value) for key, value in (metrics or {}).items()}
         with self.manager.transaction() as conn:
             model_id, number, _ = self._require_version(conn, name, version)
             vkey = version_key(model_id, number)

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from registry_core.artifacts import ArtifactRef, ArtifactStore, is_sha256, validate_source
 from registry_core.config import RegistryLocation
 from registry_core.entities import ModelVersion, ResolvedModel, RunArtifact
 from registry_core.errors import InvalidParameterValue, ResourceDoesNotExist
 from registry_core.store.admin_sql import DuckDBAdminStore
-from registry_core.store.base import RegistryStore
+from registry_core.store.base import Progress, RegistryStore
 from registry_core.store.connection import shared_manager
 from registry_core.store.duckdb_store import DuckDBStore
 from registry_core.store.migrations import current_version
@@ -24,6 +24,9 @@ from registry_core.store.outbox import OutboxStore
 from registry_core.store.run_store import DuckDBRunStore
 from registry_core.uris import ModelUri, RunUri, parse_uri
 from registry_core.webhooks.entities import DeliveryAttempt, DeliverySummary
+
+if TYPE_CHECKING:
+    from registry_core.transfer import ExportSummary, ImportSummary
 
 _ZIP_MAGIC = b"PK\x03\x04"
 
@@ -159,6 +162,25 @@ class EmbeddedStore(DuckDBStore, DuckDBRunStore, OutboxStore, DuckDBAdminStore, 
         return self.artifacts.gc(
             self.referenced_digests(), dry_run=dry_run, grace_seconds=grace_seconds
         )
+
+    def checkpoint(self) -> None:
+        """Write the WAL into the database file, as a clean shutdown or a backup needs."""
+        with self.manager.connection() as conn:
+            conn.execute("CHECKPOINT")
+
+    def export_registry(self, directory: str, progress: Progress | None = None) -> ExportSummary:
+        from registry_core.client import RegistryClient
+        from registry_core.transfer import export_registry
+
+        return export_registry(RegistryClient(store=self), directory, progress)
+
+    def import_registry(
+        self, directory: str, on_conflict: str = "fail", progress: Progress | None = None
+    ) -> ImportSummary:
+        from registry_core.client import RegistryClient
+        from registry_core.transfer import import_registry
+
+        return import_registry(RegistryClient(store=self), directory, on_conflict, progress)
 
     def schema_version(self) -> int:
         with self.manager.connection() as conn:

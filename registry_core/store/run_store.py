@@ -40,7 +40,7 @@ _EXPERIMENT_COLUMNS = (
 )
 
 
-def run_id(value: Any) -> str:
+def valid_run_id(value: Any) -> str:
     """A run id: letters, digits, `_` and `-` (uuid4 hex when the registry makes one)."""
     if not isinstance(value, str) or not _RUN_ID.match(value):
         raise InvalidParameterValue(f"Invalid run id {value!r}.")
@@ -72,15 +72,15 @@ class DuckDBRunStore:
 
     @staticmethod
     def _require_run(conn: duckdb.DuckDBPyConnection, rid: str) -> None:
-        if not conn.execute("SELECT 1 FROM runs WHERE run_id = ?", [run_id(rid)]).fetchone():
+        if not conn.execute("SELECT 1 FROM runs WHERE run_id = ?", [valid_run_id(rid)]).fetchone():
             raise ResourceDoesNotExist(f"Run with id={rid} not found")
 
     def create_run(
         self,
-        run_name: str | None,
-        tags: dict[str, Any] | None,
-        code_version: str | None,
-        source_info: dict[str, Any] | None,
+        run_name: str | None = None,
+        tags: dict[str, Any] | None = None,
+        code_version: str | None = None,
+        source_info: dict[str, Any] | None = None,
         start_time: int | None = None,
         experiment_id: str | None = None,
         user_id: str | None = None,
@@ -128,7 +128,7 @@ class DuckDBRunStore:
 
     def update_run(
         self,
-        rid: str,
+        run_id: str,
         status: str | None = None,
         end_time: int | None = None,
         run_name: str | None = None,
@@ -144,17 +144,17 @@ class DuckDBRunStore:
         if run_name is not None:
             changes["run_name"] = run_name
         with self.manager.transaction() as conn:
-            self._require_run(conn, rid)
+            self._require_run(conn, run_id)
             if changes:
                 assignments = ", ".join(f"{column} = ?" for column in changes)
                 conn.execute(
-                    f"UPDATE runs SET {assignments} WHERE run_id = ?", [*changes.values(), rid]
+                    f"UPDATE runs SET {assignments} WHERE run_id = ?", [*changes.values(), run_id]
                 )
-            return self._runs(conn, "r.run_id = ?", [rid])[0]
+            return self._runs(conn, "r.run_id = ?", [run_id])[0]
 
     def log_batch(
         self,
-        rid: str,
+        run_id: str,
         metrics: Sequence[Metric] = (),
         params: dict[str, Any] | None = None,
         tags: dict[str, Any] | None = None,
@@ -164,7 +164,7 @@ class DuckDBRunStore:
         clean_tags = check.tags(tags)
         rows = [
             [
-                rid,
+                run_id,
                 check.tag_key(m.key),
                 check.metric_value(m.key, m.value),
                 int(m.step),
@@ -173,51 +173,52 @@ class DuckDBRunStore:
             for m in metrics
         ]
         with self.manager.transaction() as conn:
-            self._require_run(conn, rid)
+            self._require_run(conn, run_id)
             if clean_params:
                 existing = dict(
                     conn.execute(
-                        "SELECT key, value FROM run_params WHERE run_id = ?", [rid]
+                        "SELECT key, value FROM run_params WHERE run_id = ?", [run_id]
                     ).fetchall()
                 )
                 for key, value in clean_params.items():
                     if key in existing and existing[key] != value:
                         raise InvalidParameterValue(
-                            f"Changing param values is not allowed: param {key!r} of run {rid} "
+                            f"Changing param values is not allowed: param {key!r} of run {run_id} "
                             f"is {existing[key]!r}, not {value!r}."
                         )
                 conn.executemany(
                     "INSERT INTO run_params VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                    [[rid, k, v] for k, v in clean_params.items()],
+                    [[run_id, k, v] for k, v in clean_params.items()],
                 )
             if rows:
                 conn.executemany("INSERT INTO run_metrics VALUES (?, ?, ?, ?, ?)", rows)
-            self._insert_tags(conn, rid, clean_tags)
+            self._insert_tags(conn, run_id, clean_tags)
 
-    def delete_run_tag(self, rid: str, key: str) -> None:
+    def delete_run_tag(self, run_id: str, key: str) -> None:
         with self.manager.transaction() as conn:
-            self._require_run(conn, rid)
-            conn.execute("DELETE FROM run_tags WHERE run_id = ? AND key = ?", [rid, key])
+            self._require_run(conn, run_id)
+            conn.execute("DELETE FROM run_tags WHERE run_id = ? AND key = ?", [run_id, key])
 
     def update_lineage(
         self,
-        rid: str,
+        run_id: str,
         data_fingerprint: dict[str, Any] | None = None,
         source_info: dict[str, Any] | None = None,
     ) -> None:
         """Merge data fingerprints (by context) and source info into the run's record."""
         with self.manager.transaction() as conn:
             row = conn.execute(
-                "SELECT data_fingerprint, source_info FROM runs WHERE run_id = ?", [run_id(rid)]
+                "SELECT data_fingerprint, source_info FROM runs WHERE run_id = ?",
+                [valid_run_id(run_id)],
             ).fetchone()
             if row is None:
-                raise ResourceDoesNotExist(f"Run with id={rid} not found")
+                raise ResourceDoesNotExist(f"Run with id={run_id} not found")
             fingerprints, info = row
             merged_fp = {**json.loads(fingerprints or "{}"), **(data_fingerprint or {})}
             merged_info = {**json.loads(info or "{}"), **(source_info or {})}
             conn.execute(
                 "UPDATE runs SET data_fingerprint = ?, source_info = ? WHERE run_id = ?",
-                [json.dumps(merged_fp) if merged_fp else None, json.dumps(merged_info), rid],
+                [json.dumps(merged_fp) if merged_fp else None, json.dumps(merged_info), run_id],
             )
 
     def _log_artifact(self, rid: str, artifact: RunArtifact) -> None:
@@ -242,29 +243,29 @@ class DuckDBRunStore:
                 ],
             )
 
-    def get_run_artifact(self, rid: str, path: str) -> RunArtifact | None:
+    def get_run_artifact(self, run_id: str, path: str) -> RunArtifact | None:
         with self.manager.connection() as conn:
             row = conn.execute(
                 "SELECT path, sha256, size, format, signature FROM run_artifacts "
                 "WHERE run_id = ? AND path = ?",
-                [run_id(rid), path],
+                [valid_run_id(run_id), path],
             ).fetchone()
         return _artifact_from_row(row) if row else None
 
-    def get_run(self, rid: str) -> Run:
+    def get_run(self, run_id: str) -> Run:
         with self.manager.connection() as conn:
-            runs = self._runs(conn, "r.run_id = ?", [run_id(rid)])
+            runs = self._runs(conn, "r.run_id = ?", [valid_run_id(run_id)])
         if not runs:
-            raise ResourceDoesNotExist(f"Run with id={rid} not found")
+            raise ResourceDoesNotExist(f"Run with id={run_id} not found")
         return runs[0]
 
-    def get_metric_history(self, rid: str, key: str) -> list[Metric]:
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         with self.manager.connection() as conn:
-            self._require_run(conn, rid)
+            self._require_run(conn, run_id)
             rows = conn.execute(
                 "SELECT key, value, step, timestamp FROM run_metrics WHERE run_id = ? AND key = ? "
                 "ORDER BY step, timestamp",
-                [rid, key],
+                [run_id, key],
             ).fetchall()
         return [Metric(*row) for row in rows]
 
@@ -282,12 +283,12 @@ class DuckDBRunStore:
             )
         return PagedList(runs[: plan.limit], plan.next_token(len(runs)))
 
-    def delete_run(self, rid: str) -> None:
+    def delete_run(self, run_id: str) -> None:
         """Delete a run and its records; versions that link to it keep their own artifact."""
         with self.manager.transaction() as conn:
-            self._require_run(conn, rid)
+            self._require_run(conn, run_id)
             for table in ("run_params", "run_metrics", "run_tags", "run_artifacts", "runs"):
-                conn.execute(f"DELETE FROM {table} WHERE run_id = ?", [rid])
+                conn.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
 
     # -- experiments -----------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ from registry_core.cli import app
 from registry_core.client import RegistryClient
 from registry_core.entities import Metric
 from registry_core.loading import clear_cache
+from tests.server_harness import running_server
 
 MODEL = "churn"
 
@@ -117,7 +118,7 @@ def client(registry: Path) -> RegistryClient:
 
 
 def invoke_cli(
-    registry: Path,
+    registry: Path | str,
     *args: str,
     json_output: bool = False,
     input: str | None = None,
@@ -132,6 +133,16 @@ def invoke_cli(
 
 
 @pytest.fixture
-def cli(registry: Path) -> Callable[..., Outcome]:
-    """`invoke_cli` bound to this test's registry."""
-    return partial(invoke_cli, registry)
+def target(registry: Path, backend: str) -> Iterator[str]:
+    """What the CLI is pointed at: the registry's folder, or a server over it."""
+    if backend == "embedded":
+        yield str(registry)
+        return
+    with running_server(registry) as url:
+        yield url
+
+
+@pytest.fixture
+def cli(target: str) -> Callable[..., Outcome]:
+    """`invoke_cli` bound to this test's registry (embedded, or through a server)."""
+    return partial(invoke_cli, target)

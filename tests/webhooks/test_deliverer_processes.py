@@ -11,6 +11,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from registry_core.client import RegistryClient
 from registry_core.webhooks.delivery import DeliveryConfig
 from registry_core.webhooks.entities import (
@@ -23,6 +25,12 @@ from tests.webhooks.conftest import Clock, Receiver, Reply, deliverer, promote
 ROOT = Path(__file__).resolve().parents[2]
 TRANSITIONS = ["model_version.stage_transitioned"]
 WORKER_LEASE_SECONDS = DeliveryConfig().lease_seconds
+
+
+@pytest.fixture
+def client(embedded_client: RegistryClient) -> RegistryClient:
+    """These tests drive the embedded deliverer and artifact folder directly."""
+    return embedded_client
 
 
 def start_workers(mode: str, registry_path: Path, count: int = 1) -> list[subprocess.Popen[str]]:

@@ -25,6 +25,12 @@ SECRET = generate_secret()
 TRANSITIONS = ["model_version.stage_transitioned"]
 
 
+@pytest.fixture
+def client(embedded_client: RegistryClient) -> RegistryClient:
+    """These tests drive the embedded deliverer and artifact folder directly."""
+    return embedded_client
+
+
 def test_production_transition_reaches_the_receiver_signed(
     client: RegistryClient, receiver: Receiver
 ) -> None:

@@ -1,0 +1,756 @@
+"""Every endpoint of the registry server, declared once.
+
+The server builds its routes from this table and the HTTP store builds its methods from it, as
+MLflow derives both from its service definition. An endpoint names the store method it carries
+(with each parameter's JSON field and codec), the reply's shape, and the role a caller needs.
+MLflow's Model Registry and tracking endpoints keep MLflow's paths, methods and JSON; what MLflow
+lacks lives under `/api/2.0/registry/`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from registry_core.api import wire
+from registry_core.api.wire import Codec, Empty, One, Page, Pair, Reply, plain
+from registry_core.entities import STAGE_ARCHIVED, STAGE_PRODUCTION, Metric
+
+READER, WRITER, PROMOTER, ADMIN = "reader", "writer", "promoter", "admin"
+CHAMPION_ALIAS = "champion"
+MLFLOW = "/api/2.0/mlflow"
+REGISTRY = "/api/2.0/registry"
+ARTIFACT_PATH = REGISTRY + "/artifacts/{sha256}"
+"""Artifacts by digest: PUT uploads (checked against the digest), GET downloads, HEAD tells
+whether one is stored, and `.../verify` says what is wrong with one."""
+EXPORT_PATH = REGISTRY + "/admin/export"
+"""GET: a dump of the whole registry, made in one snapshot, as an uncompressed tar stream."""
+IMPORT_PATH = REGISTRY + "/admin/import"
+"""POST a dump as a tar stream (`?on_conflict=fail|skip|overwrite`): the import's summary."""
+
+STR = plain(str)
+OPT_STR = plain(str | None)
+INT = plain(int)
+OPT_INT = plain(int | None)
+BOOL = plain(bool)
+OPT_FLOAT = plain(float | None)
+STRINGS = plain(list[str])
+OPT_STRINGS = plain(list[str] | None)
+OBJECT = plain(dict[str, Any] | None)
+NUMBERS = plain(dict[str, float])
+VERSION = plain(int | str)
+OPT_VERSION = plain(int | str | None)
+
+
+@dataclass(frozen=True)
+class Param:
+    """One argument: the store method's parameter, its JSON field, codec and requiredness."""
+
+    name: str
+    codec: Codec[Any] = STR
+    wire: str = ""
+    required: bool = False
+
+    @property
+    def field(self) -> str:
+        return self.wire or self.name
+
+
+Role = str | Callable[[Mapping[str, Any]], str]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One route. `method` is the store method it carries; `call` adapts a route that only
+    MLflow's clients use onto the store (the HTTP store then never calls it)."""
+
+    http: str
+    path: str
+    method: str
+    params: tuple[Param, ...]
+    reply: Reply
+    role: Role
+    identity: str | None = None
+    ignored: tuple[str, ...] = ()
+    call: Callable[[Any, dict[str, Any]], Any] | None = None
+    summary: str = ""
+    mlflow: bool = False
+
+    @property
+    def name(self) -> str:
+        """A unique name of the route (its OpenAPI operation id)."""
+        return f"{self.http.lower()}_{self.path.strip('/').replace('/', '_').replace('-', '_')}"
+
+    @property
+    def writes(self) -> bool:
+        return self.http != "GET" and self.role != READER
+
+    def role_for(self, arguments: Mapping[str, Any]) -> str:
+        return self.role(arguments) if callable(self.role) else self.role
+
+
+@dataclass(frozen=True)
+class Table:
+    endpoints: tuple[Endpoint, ...]
+    by_method: dict[str, Endpoint] = field(init=False)
+
+    def __post_init__(self) -> None:
+        by_method = {ep.method: ep for ep in self.endpoints if ep.call is None}
+        object.__setattr__(self, "by_method", by_method)
+
+
+def _stage_role(arguments: Mapping[str, Any]) -> str:
+    """Production and Archived are a promoter's; None and Staging a writer's."""
+    stage = str(arguments.get("stage") or "").lower()
+    return PROMOTER if stage in (STAGE_PRODUCTION.lower(), STAGE_ARCHIVED.lower()) else WRITER
+
+
+def _alias_role(arguments: Mapping[str, Any]) -> str:
+    """Moving `champion` is a promoter's; other aliases a writer's."""
+    return PROMOTER if arguments.get("alias") == CHAMPION_ALIAS else WRITER
+
+
+def _log_param(store: Any, a: dict[str, Any]) -> None:
+    store.log_batch(a["run_id"], (), {a["key"]: a["value"]}, None)
+
+
+def _log_metric(store: Any, a: dict[str, Any]) -> None:
+    metric = Metric(a["key"], a["value"], a.get("step") or 0, a.get("timestamp") or 0)
+    store.log_batch(a["run_id"], [metric], None, None)
+
+
+def _set_run_tag(store: Any, a: dict[str, Any]) -> None:
+    store.log_batch(a["run_id"], (), None, {a["key"]: a["value"]})
+
+
+def _download_uri(store: Any, a: dict[str, Any]) -> str:
+    return store.get_model_version(a["name"], a["version"]).source
+
+
+_NAME = Param("name", required=True)
+_VERSION = Param("version", VERSION, required=True)
+_RUN_ID = Param("run_id", required=True)
+_SEARCH = (
+    Param("filter_string", OPT_STR, wire="filter"),
+    Param("max_results", OPT_INT),
+    Param("order_by", OPT_STRINGS),
+    Param("page_token", OPT_STR),
+)
+_ACTOR_REASON = (Param("actor", OPT_STR), Param("reason", OPT_STR))
+_MV = One("model_version", wire.MODEL_VERSION)
+_RM = One("registered_model", wire.REGISTERED_MODEL)
+
+
+def _mlflow(http: str, path: str, method: str, *params: Param, **options: Any) -> Endpoint:
+    return Endpoint(http, MLFLOW + path, method, params, mlflow=True, **options)
+
+
+def _ours(http: str, path: str, method: str, *params: Param, **options: Any) -> Endpoint:
+    return Endpoint(http, REGISTRY + path, method, params, **options)
+
+
+ENDPOINTS = Table(
+    (
+        # -- MLflow's Model Registry ------------------------------------------------------
+        _mlflow(
+            "POST",
+            "/registered-models/create",
+            "create_registered_model",
+            _NAME,
+            Param("tags", wire.KEY_VALUES),
+            Param("description", OPT_STR),
+            reply=_RM,
+            role=WRITER,
+            ignored=("deployment_job_id",),
+        ),
+        _mlflow(
+            "GET", "/registered-models/get", "get_registered_model", _NAME, reply=_RM, role=READER
+        ),
+        _mlflow(
+            "POST",
+            "/registered-models/rename",
+            "rename_registered_model",
+            _NAME,
+            Param("new_name", required=True),
+            reply=_RM,
+            role=WRITER,
+        ),
+        _mlflow(
+            "PATCH",
+            "/registered-models/update",
+            "update_registered_model",
+            _NAME,
+            Param("description", OPT_STR),
+            reply=_RM,
+            role=WRITER,
+            ignored=("deployment_job_id",),
+        ),
+        _mlflow(
+            "DELETE",
+            "/registered-models/delete",
+            "delete_registered_model",
+            _NAME,
+            reply=Empty(),
+            role=ADMIN,
+        ),
+        _mlflow(
+            "GET",
+            "/registered-models/search",
+            "search_registered_models",
+            *_SEARCH,
+            reply=Page("registered_models", wire.REGISTERED_MODEL),
+            role=READER,
+        ),
+        _mlflow(
+            "POST",
+            "/registered-models/set-tag",
+            "set_registered_model_tag",
+            _NAME,
+            Param("key", required=True),
+            Param("value", plain(Any), required=True),
+            reply=Empty(),
+            role=WRITER,
+        ),
+        _mlflow(
+            "DELETE",
+            "/registered-models/delete-tag",
+            "delete_registered_model_tag",
+            _NAME,
+            Param("key", required=True),
+            reply=Empty(),
+            role=WRITER,
+        ),
+        _mlflow(
+            "POST",
+            "/registered-models/get-latest-versions",
+            "get_latest_versions",
+            _NAME,
+            Param("stages", OPT_STRINGS),
+            reply=One("model_versions", wire.list_of(wire.MODEL_VERSION)),
+            role=READER,
+        ),
+        _mlflow(
+            "GET",
+            "/registered-models/get-latest-versions",
+            "get_latest_versions",
+            _NAME,
+            Param("stages", OPT_STRINGS),
+            reply=One("model_versions", wire.list_of(wire.MODEL_VERSION)),
+            role=READER,
+            call=lambda store, a: store.get_latest_versions(a["name"], a.get("stages")),
+        ),
+        _mlflow(
+            "POST",
+            "/registered-models/alias",
+            "set_registered_model_alias",
+            _NAME,
+            Param("alias", required=True),
+            _VERSION,
+            *_ACTOR_REASON,
+            reply=Empty(),
+            role=_alias_role,
+            identity="actor",
+        ),
+        _mlflow(
+            "DELETE",
+            "/registered-models/alias",
+            "delete_registered_model_alias",
+            _NAME,
+            Param("alias", required=True),
+            *_ACTOR_REASON,
+            reply=Empty(),
+            role=_alias_role,
+            identity="actor",
+        ),
+        _mlflow(
+            "GET",
+            "/registered-models/alias",
+            "get_model_version_by_alias",
+            _NAME,
+            Param("alias", required=True),
+            reply=_MV,
+            role=READER,
+        ),
+        _mlflow(
+            "POST",
+            "/model-versions/create",
+            "create_model_version",
+            _NAME,
+            Param("source", required=True),
+            Param("run_id", OPT_STR),
+            Param("tags", wire.KEY_VALUES),
+            Param("run_link", OPT_STR),
+            Param("description", OPT_STR),
+            reply=_MV,
+            role=WRITER,
+            ignored=("model_id",),
+        ),
+        _mlflow(
+            "GET",
+            "/model-versions/get",
+            "get_model_version",
+            _NAME,
+            _VERSION,
+            reply=_MV,
+            role=READER,
+        ),
+        _mlflow(
+            "PATCH",
+            "/model-versions/update",
+            "update_model_version",
+            _NAME,
+            _VERSION,
+            Param("description", OPT_STR),
+            reply=_MV,
+            role=WRITER,
+        ),
+        _mlflow(
+            "DELETE",
+            "/model-versions/delete",
+            "delete_model_version",
+            _NAME,
+            _VERSION,
+            Param("actor", OPT_STR),
+            reply=Empty(),
+            role=ADMIN,
+            identity="actor",
+        ),
+        _mlflow(
+            "GET",
+            "/model-versions/search",
+            "search_model_versions",
+            *_SEARCH,
+            reply=Page("model_versions", wire.MODEL_VERSION),
+            role=READER,
+        ),
+        _mlflow(
+            "POST",
+            "/model-versions/set-tag",
+            "set_model_version_tag",
+            _NAME,
+            _VERSION,
+            Param("key", required=True),
+            Param("value", plain(Any), required=True),
+            reply=Empty(),
+            role=WRITER,
+        ),
+        _mlflow(
+            "DELETE",
+            "/model-versions/delete-tag",
+            "delete_model_version_tag",
+            _NAME,
+            _VERSION,
+            Param("key", required=True),
+            reply=Empty(),
+            role=WRITER,
+        ),
+        _mlflow(
+            "POST",
+            "/model-versions/transition-stage",
+            "transition_model_version_stage",
+            _NAME,
+            _VERSION,
+            Param("stage", required=True),
+            Param("archive_existing_versions", plain(bool | None)),
+            *_ACTOR_REASON,
+            reply=_MV,
+            role=_stage_role,
+            identity="actor",
+        ),
+        _mlflow(
+            "GET",
+            "/model-versions/get-download-uri",
+            "get_model_version_download_uri",
+            _NAME,
+            _VERSION,
+            reply=One("artifact_uri", STR),
+            role=READER,
+            call=_download_uri,
+        ),
+        # -- MLflow's tracking: what a training script calls before it registers ----------
+        _mlflow(
+            "POST",
+            "/experiments/create",
+            "create_experiment",
+            _NAME,
+            Param("artifact_location", OPT_STR),
+            Param("tags", wire.KEY_VALUES),
+            reply=One("experiment_id", STR),
+            role=WRITER,
+        ),
+        _mlflow(
+            "GET",
+            "/experiments/get",
+            "get_experiment",
+            Param("experiment_id", required=True),
+            reply=One("experiment", wire.EXPERIMENT),
+            role=READER,
+        ),
+        _mlflow(
+            "GET",
+            "/experiments/get-by-name",
+            "get_experiment_by_name",
+            Param("name", wire="experiment_name", required=True),
+            reply=One("experiment", wire.EXPERIMENT),
+            role=READER,
+        ),
+        _mlflow(
+            "POST",
+            "/experiments/search",
+            "search_experiments",
+            Param("filter_string", OPT_STR, wire="filter"),
+            Param("max_results", OPT_INT),
+            Param("order_by", OPT_STRINGS),
+            Param("page_token", OPT_STR),
+            reply=Page("experiments", wire.EXPERIMENT),
+            role=READER,
+            ignored=("view_type",),
+        ),
+        _mlflow(
+            "POST",
+            "/runs/create",
+            "create_run",
+            Param("run_name", OPT_STR),
+            Param("tags", wire.KEY_VALUES),
+            Param("code_version", OPT_STR),
+            Param("source_info", OBJECT),
+            Param("start_time", OPT_INT),
+            Param("experiment_id", OPT_STR),
+            Param("user_id", OPT_STR),
+            reply=One("run", wire.RUN),
+            role=WRITER,
+            identity="user_id",
+        ),
+        _mlflow(
+            "GET",
+            "/runs/get",
+            "get_run",
+            _RUN_ID,
+            reply=One("run", wire.RUN),
+            role=READER,
+            ignored=("run_uuid",),
+        ),
+        _mlflow(
+            "POST",
+            "/runs/update",
+            "update_run",
+            _RUN_ID,
+            Param("status", OPT_STR),
+            Param("end_time", OPT_INT),
+            Param("run_name", OPT_STR),
+            reply=One("run_info", wire.RUN_INFO),
+            role=WRITER,
+            ignored=("run_uuid",),
+        ),
+        _mlflow(
+            "POST",
+            "/runs/search",
+            "search_runs",
+            *_SEARCH,
+            reply=Page("runs", wire.RUN),
+            role=READER,
+            ignored=("experiment_ids", "run_view_type"),
+        ),
+        _mlflow(
+            "POST",
+            "/runs/log-batch",
+            "log_batch",
+            _RUN_ID,
+            Param("metrics", wire.METRICS),
+            Param("params", wire.KEY_VALUES),
+            Param("tags", wire.KEY_VALUES),
+            reply=Empty(),
+            role=WRITER,
+        ),
+        _mlflow(
+            "POST",
+            "/runs/log-parameter",
+            "log_param",
+            _RUN_ID,
+            Param("key", required=True),
+            Param("value", plain(Any), required=True),
+            reply=Empty(),
+            role=WRITER,
+            ignored=("run_uuid",),
+            call=_log_param,
+        ),
+        _mlflow(
+            "POST",
+            "/runs/log-metric",
+            "log_metric",
+            _RUN_ID,
+            Param("key", required=True),
+            Param("value", plain(float | str), required=True),
+            Param("timestamp", OPT_INT),
+            Param("step", OPT_INT),
+            reply=Empty(),
+            role=WRITER,
+            ignored=("run_uuid", "model_id", "dataset_name", "dataset_digest"),
+            call=_log_metric,
+        ),
+        _mlflow(
+            "POST",
+            "/runs/set-tag",
+            "set_tag",
+            _RUN_ID,
+            Param("key", required=True),
+            Param("value", plain(Any), required=True),
+            reply=Empty(),
+            role=WRITER,
+            ignored=("run_uuid",),
+            call=_set_run_tag,
+        ),
+        _mlflow(
+            "POST",
+            "/runs/delete-tag",
+            "delete_run_tag",
+            _RUN_ID,
+            Param("key", required=True),
+            reply=Empty(),
+            role=WRITER,
+        ),
+        _mlflow("POST", "/runs/delete", "delete_run", _RUN_ID, reply=Empty(), role=ADMIN),
+        _mlflow(
+            "GET",
+            "/metrics/get-history",
+            "get_metric_history",
+            _RUN_ID,
+            Param("key", wire="metric_key", required=True),
+            reply=One("metrics", wire.METRICS),
+            role=READER,
+            ignored=("run_uuid", "page_token", "max_results"),
+        ),
+        # -- this registry's own API: what MLflow lacks --------------------------------
+        _ours(
+            "POST",
+            "/model-versions/record-validation",
+            "record_validation",
+            _NAME,
+            _VERSION,
+            Param("failures", STRINGS, required=True),
+            Param("metrics", NUMBERS),
+            Param("actor", OPT_STR),
+            reply=Empty(),
+            role=WRITER,
+            identity="actor",
+            summary="Tag a version with its validation outcome and emit it to webhooks.",
+        ),
+        _ours(
+            "POST",
+            "/model-versions/history",
+            "get_model_version_history",
+            _NAME,
+            Param("version", OPT_VERSION),
+            reply=One("history", wire.list_of(wire.STAGE_TRANSITION)),
+            role=READER,
+            summary="Every stage, alias and deletion event of a model (or one version).",
+        ),
+        _ours(
+            "POST",
+            "/model-versions/at",
+            "get_version_at",
+            _NAME,
+            Param("stage_or_alias", required=True),
+            Param("timestamp", INT, required=True),
+            reply=_MV,
+            role=READER,
+            summary="The version that held a stage or @alias at a time (epoch ms).",
+        ),
+        _ours(
+            "POST",
+            "/registered-models/rollback",
+            "rollback",
+            _NAME,
+            Param("stage", required=True),
+            *_ACTOR_REASON,
+            reply=_MV,
+            role=PROMOTER,
+            identity="actor",
+            summary="Give a stage or @alias back to its previous holder.",
+        ),
+        _ours(
+            "POST",
+            "/models/resolve",
+            "resolve_model_uri",
+            Param("uri", required=True),
+            reply=One("resolved_model", wire.RESOLVED_MODEL),
+            role=READER,
+            summary="The artifact (and version) a models:/ or runs:/ URI points at.",
+        ),
+        _ours(
+            "POST",
+            "/runs/update-lineage",
+            "update_lineage",
+            _RUN_ID,
+            Param("data_fingerprint", OBJECT),
+            Param("source_info", OBJECT),
+            reply=Empty(),
+            role=WRITER,
+            summary="Merge data fingerprints and source info into a run.",
+        ),
+        _ours(
+            "POST",
+            "/runs/log-artifact",
+            "log_run_artifact",
+            _RUN_ID,
+            Param("path", required=True),
+            Param("sha256", required=True),
+            Param("format", required=True),
+            Param("signature", OBJECT),
+            reply=One("artifact", wire.RUN_ARTIFACT),
+            role=WRITER,
+            summary="Record an uploaded artifact under a path of a run.",
+        ),
+        _ours(
+            "POST",
+            "/runs/get-artifact",
+            "get_run_artifact",
+            _RUN_ID,
+            Param("path", required=True),
+            reply=One("artifact", wire.RUN_ARTIFACT),
+            role=READER,
+            summary="One artifact of a run, if it has one at that path.",
+        ),
+        _ours(
+            "POST",
+            "/webhooks/create",
+            "create_webhook",
+            _NAME,
+            Param("url", required=True),
+            Param("events", STRINGS, required=True),
+            Param("secret", OPT_STR),
+            Param("description", OPT_STR),
+            Param("status", OPT_STR),
+            Param("format", OPT_STR),
+            Param("allow_http", plain(bool | None)),
+            reply=One("webhook", wire.WEBHOOK),
+            role=ADMIN,
+        ),
+        _ours(
+            "POST",
+            "/webhooks/get",
+            "get_webhook",
+            _NAME,
+            reply=One("webhook", wire.WEBHOOK),
+            role=ADMIN,
+        ),
+        _ours(
+            "POST",
+            "/webhooks/list",
+            "list_webhooks",
+            reply=One("webhooks", wire.list_of(wire.WEBHOOK)),
+            role=ADMIN,
+        ),
+        _ours(
+            "POST",
+            "/webhooks/update",
+            "update_webhook",
+            _NAME,
+            Param("url", OPT_STR),
+            Param("events", OPT_STRINGS),
+            Param("secret", OPT_STR),
+            Param("description", OPT_STR),
+            Param("status", OPT_STR),
+            Param("format", OPT_STR),
+            Param("allow_http", plain(bool | None)),
+            reply=One("webhook", wire.WEBHOOK),
+            role=ADMIN,
+        ),
+        _ours("POST", "/webhooks/delete", "delete_webhook", _NAME, reply=Empty(), role=ADMIN),
+        _ours(
+            "POST",
+            "/webhooks/deliveries",
+            "list_deliveries",
+            Param("name", OPT_STR),
+            Param("status", OPT_STR),
+            Param("limit", OPT_INT),
+            reply=One("deliveries", wire.list_of(wire.DELIVERY)),
+            role=ADMIN,
+        ),
+        _ours(
+            "POST",
+            "/webhooks/delivery",
+            "get_delivery",
+            Param("delivery_id", required=True),
+            reply=One("delivery", wire.DELIVERY),
+            role=ADMIN,
+        ),
+        _ours(
+            "POST",
+            "/webhooks/test",
+            "test_webhook",
+            _NAME,
+            reply=One("attempt", wire.DELIVERY_ATTEMPT),
+            role=ADMIN,
+        ),
+        _ours(
+            "POST",
+            "/webhooks/redeliver",
+            "redeliver",
+            Param("delivery_id", required=True),
+            reply=One("attempt", wire.DELIVERY_ATTEMPT),
+            role=ADMIN,
+        ),
+        _ours(
+            "POST",
+            "/webhooks/deliver",
+            "deliver_webhooks",
+            Param("max_seconds", OPT_FLOAT),
+            reply=One("summary", wire.DELIVERY_SUMMARY),
+            role=WRITER,
+            summary="Send every webhook delivery due now.",
+        ),
+        _ours(
+            "POST",
+            "/tokens/create",
+            "create_token",
+            _NAME,
+            Param("role", required=True),
+            Param("actor", OPT_STR),
+            reply=Pair(("token", wire.API_TOKEN), ("secret", STR)),
+            role=ADMIN,
+            identity="actor",
+        ),
+        _ours(
+            "POST",
+            "/tokens/list",
+            "list_tokens",
+            reply=One("tokens", wire.list_of(wire.API_TOKEN)),
+            role=ADMIN,
+        ),
+        _ours(
+            "POST",
+            "/tokens/revoke",
+            "revoke_token",
+            _NAME,
+            Param("actor", OPT_STR),
+            reply=One("token", wire.API_TOKEN),
+            role=ADMIN,
+            identity="actor",
+        ),
+        _ours(
+            "POST",
+            "/admin/gc",
+            "gc",
+            Param("dry_run", BOOL),
+            Param("grace_seconds", plain(float)),
+            reply=One("removed", wire.list_of(wire.ARTIFACT_REF)),
+            role=ADMIN,
+        ),
+        _ours(
+            "GET",
+            "/admin/consistency",
+            "check_consistency",
+            reply=One("problems", STRINGS),
+            role=READER,
+        ),
+        _ours(
+            "GET",
+            "/admin/schema-version",
+            "schema_version",
+            reply=One("schema_version", INT),
+            role=READER,
+        ),
+    )
+)

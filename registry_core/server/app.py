@@ -1,0 +1,201 @@
+"""The registry server's ASGI app, built from the endpoint table over one `EmbeddedStore`.
+
+Each endpoint becomes a route that validates its JSON (or query) against a model made from the
+endpoint's fields, checks the caller's role, fills the actor from the token, calls the store and
+encodes the reply. Writes that carry an `Idempotency-Key` are answered once: the answer is kept
+in the same transaction as the change, and a repeated key gets the kept answer.
+"""
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import Body, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel, ConfigDict, create_model
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from registry_core.api.endpoints import ENDPOINTS, Endpoint
+from registry_core.api.errors import body_of, status_of
+from registry_core.errors import INTERNAL_ERROR, INVALID_PARAMETER_VALUE, RegistryError
+from registry_core.server import docs_page
+from registry_core.server.archive_routes import add_archive_routes
+from registry_core.server.artifact_routes import add_artifact_routes
+from registry_core.server.auth import ANONYMOUS, Authenticator, Principal
+from registry_core.server.limits import BodyTooLarge, RequestGuard, ServerLimits
+from registry_core.store.admin_sql import idempotency_key
+from registry_core.store.embedded import EmbeddedStore
+
+IDEMPOTENCY_HEADER = "idempotency-key"
+_TOKEN_METHODS = frozenset({"create_token", "revoke_token"})
+_log = logging.getLogger("registry.server")
+
+
+def request_model(endpoint: Endpoint) -> type[BaseModel]:
+    """The pydantic model of an endpoint's JSON body or query: its fields, nothing else."""
+    fields: dict[str, Any] = {}
+    for param in endpoint.params:
+        schema = param.codec.schema
+        fields[param.field] = (schema, ...) if param.required else (schema | None, None)
+    for name in endpoint.ignored:
+        fields[name] = (Any, None)
+    return create_model(  # type: ignore[call-overload, no-any-return]
+        "".join(part.title() for part in endpoint.name.split("_")),
+        __config__=ConfigDict(extra="forbid"),
+        **fields,
+    )
+
+
+def _json(content: Any, status: int = 200) -> Response:
+    return Response(
+        json.dumps(content, separators=(",", ":")), status, media_type="application/json"
+    )
+
+
+def error_response(error_code: str, message: str) -> Response:
+    return _json(body_of(error_code, message), status_of(error_code))
+
+
+class Handlers:
+    """What every route does between parsing its body and encoding its reply."""
+
+    def __init__(self, store: EmbeddedStore, auth: Authenticator) -> None:
+        self.store = store
+        self.auth = auth
+
+    def caller(self, request: Request) -> Principal:
+        principal = self.auth.principal(request.headers.get("authorization"))
+        request.scope.setdefault("state", {})["principal"] = principal.name
+        return principal
+
+    def arguments(self, endpoint: Endpoint, body: BaseModel | None) -> dict[str, Any]:
+        data = body.model_dump() if body is not None else {}
+        return {
+            param.name: param.codec.decode(data[param.field])
+            for param in endpoint.params
+            if data.get(param.field) is not None
+        }
+
+    def serve(self, endpoint: Endpoint, request: Request, body: BaseModel | None) -> Response:
+        principal = self.caller(request)
+        arguments = self.arguments(endpoint, body)
+        self.auth.require(principal, endpoint.role_for(arguments))
+        if endpoint.identity is not None:
+            claimed = arguments.get(endpoint.identity)
+            arguments[endpoint.identity] = (
+                principal.name if principal.authenticated else claimed or ANONYMOUS
+            )
+
+        def answer() -> tuple[int, str]:
+            if endpoint.call is not None:
+                result = endpoint.call(self.store, arguments)
+            else:
+                result = getattr(self.store, endpoint.method)(**arguments)
+            if endpoint.method in _TOKEN_METHODS:
+                self.auth.forget()
+            return 200, json.dumps(endpoint.reply.encode(result), separators=(",", ":"))
+
+        key = request.headers.get(IDEMPOTENCY_HEADER) if endpoint.writes else None
+        if key is None:
+            status, content = answer()
+        else:
+            fingerprint = hashlib.sha256(
+                f"{endpoint.name}\n{body.model_dump_json() if body else ''}".encode()
+            ).hexdigest()
+            scoped = f"{principal.name}:{idempotency_key(key)}"
+            status, content = self.store.call_once(scoped, fingerprint, answer)
+        return Response(content, status, media_type="application/json")
+
+
+def _route(handlers: Handlers, endpoint: Endpoint) -> Callable[..., Response]:
+    model = request_model(endpoint)
+    if endpoint.http == "GET":
+
+        def read(request: Request, body: Annotated[model, Query()]) -> Response:  # type: ignore[valid-type]
+            return handlers.serve(endpoint, request, body)
+
+        return read
+
+    def write(
+        request: Request,
+        body: Annotated[model | None, Body()] = None,  # type: ignore[valid-type]
+    ) -> Response:
+        return handlers.serve(endpoint, request, body)
+
+    return write
+
+
+def _validation_message(error: RequestValidationError) -> str:
+    problems = []
+    for problem in error.errors()[:5]:
+        where = ".".join(
+            str(part) for part in problem.get("loc", ()) if part not in ("body", "query")
+        )
+        problems.append(f"{where or 'body'}: {problem.get('msg', 'invalid')}")
+    return "Invalid request: " + "; ".join(problems)
+
+
+def create_app(
+    store: EmbeddedStore, *, auth: bool = True, limits: ServerLimits | None = None
+) -> FastAPI:
+    """The ASGI app serving `store`; `auth=False` serves anonymous callers (loopback only)."""
+    authenticator = Authenticator(store, auth)
+    handlers = Handlers(store, authenticator)
+    app = FastAPI(
+        title="Dagster Model Registry",
+        summary="MLflow's Model Registry REST API, with history, rollback, lineage and more.",
+        docs_url=None,
+        redoc_url=None,
+    )
+    for endpoint in ENDPOINTS.endpoints:
+        app.add_api_route(
+            endpoint.path,
+            _route(handlers, endpoint),
+            methods=[endpoint.http],
+            operation_id=endpoint.name,
+            summary=endpoint.summary or endpoint.method.replace("_", " "),
+            tags=["MLflow" if endpoint.mlflow else "Registry"],
+            response_class=Response,
+        )
+    add_artifact_routes(app, store, handlers.caller, authenticator.require)
+    add_archive_routes(app, store, handlers.caller, authenticator.require)
+
+    @app.get("/health", include_in_schema=False)
+    def health() -> Response:
+        return _json({"status": "ok"})
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return HTMLResponse(docs_page.render(app.openapi()))
+
+    @app.exception_handler(RegistryError)
+    def registry_error(request: Request, error: RegistryError) -> Response:
+        if isinstance(error, BodyTooLarge):
+            return _json(body_of(error.error_code, error.message), 413)
+        return error_response(error.error_code, error.message)
+
+    @app.exception_handler(RequestValidationError)
+    def invalid_request(request: Request, error: RequestValidationError) -> Response:
+        return error_response(INVALID_PARAMETER_VALUE, _validation_message(error))
+
+    @app.exception_handler(StarletteHTTPException)
+    def http_error(request: Request, error: StarletteHTTPException) -> Response:
+        if error.status_code == 404:
+            return error_response("ENDPOINT_NOT_FOUND", f"No endpoint {request.url.path}.")
+        if error.status_code == 405:
+            return _json(
+                body_of("BAD_REQUEST", f"{request.method} is not allowed on {request.url.path}."),
+                405,
+            )
+        return _json(body_of("BAD_REQUEST", str(error.detail)), error.status_code)
+
+    @app.exception_handler(Exception)
+    def internal_error(request: Request, error: Exception) -> Response:
+        _log.exception("internal error on %s %s", request.method, request.url.path)
+        return error_response(INTERNAL_ERROR, "Internal server error; the server log has details.")
+
+    app.add_middleware(RequestGuard, limits=limits or ServerLimits())
+    return app
