@@ -11,11 +11,15 @@ next call boundary when someone is waiting.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import fcntl
 import os
 import random
 import re
+import shutil
+import stat
 import sys
+import tempfile
 import threading
 import time
 import weakref
@@ -30,6 +34,8 @@ from registry_core.store.migrations import migrate
 
 _LOCK_MARKERS = ("Could not set lock", "Conflicting lock")
 _PID_PATTERN = re.compile(r"\(PID (\d+)\)")
+_LOCK_FILE_PID = re.compile(r"^process (\d+)")
+_OWNER_ONLY = 0o600
 _POLL_FIRST = 0.0005
 _POLL_MAX = 0.005
 _DUCKDB_BACKOFF_MAX = 0.1
@@ -43,18 +49,36 @@ def is_lock_error(error: BaseException) -> bool:
 
 
 def process_description(pid: int | str) -> str:
-    """`process PID (command line)`, from /proc when it is readable."""
+    """`process PID (program)`: the program's name from /proc, never its arguments, which can
+    hold secrets (`--secret ...`)."""
     try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-        command = " ".join(part.decode(errors="replace") for part in raw.split(b"\0") if part)
-    except OSError:
-        command = ""
-    return f"process {pid} ({command[:200]})" if command else f"process {pid}"
+        program = Path(f"/proc/{int(pid)}/comm").read_text(errors="replace").strip()
+    except (OSError, ValueError):
+        program = ""
+    return f"process {pid} ({program})" if program else f"process {pid}"
 
 
-def _duckdb_lock_holder(error: BaseException) -> str:
-    match = _PID_PATTERN.search(str(error))
+def _holder(pattern: re.Pattern[str], text: str) -> str:
+    """The process a lock names, described afresh from its pid alone: whatever else the text
+    holds (an older version wrote whole command lines into the lock file) is never repeated."""
+    match = pattern.search(text)
     return process_description(match.group(1)) if match else "another process"
+
+
+def _create_owner_only(db_path: Path) -> None:
+    """Create an empty DuckDB file that only its owner can read. DuckDB creates files with the
+    umask's permissions, so the file is made in a private folder, then linked into place. A
+    file another process created meanwhile is kept; on a filesystem without hard links, DuckDB
+    creates the file itself."""
+    staging = Path(tempfile.mkdtemp(prefix=f".{db_path.name}.", dir=db_path.parent))
+    try:
+        fresh = staging / db_path.name
+        duckdb.connect(str(fresh)).close()
+        fresh.chmod(_OWNER_ONLY)
+        with contextlib.suppress(OSError):
+            os.link(fresh, db_path)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _flock(fd: int, operation: int) -> bool:
@@ -88,6 +112,7 @@ class ConnectionManager:
         self._turn_fd: int | None = None
         self._waiters_fd: int | None = None
         self._opens = 0
+        self._db_mode = _OWNER_ONLY
 
     @property
     def is_open(self) -> bool:
@@ -119,6 +144,7 @@ class ConnectionManager:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+            self._protect_wal()
 
     @contextmanager
     def session(self) -> Iterator[None]:
@@ -198,9 +224,13 @@ class ConnectionManager:
         self.db_path.parent.mkdir(parents=True, exist_ok=True)
         self._take_turn(deadline)
         try:
+            if not self.db_path.exists():
+                _create_owner_only(self.db_path)
             conn = self._connect(deadline)
             try:
+                self._db_mode = stat.S_IMODE(os.stat(self.db_path).st_mode)
                 migrate(conn)
+                self._protect_wal()
             except BaseException:
                 conn.close()
                 raise
@@ -210,6 +240,11 @@ class ConnectionManager:
         self._opened_at = time.monotonic()
         self._opens += 1
         return conn
+
+    def _protect_wal(self) -> None:
+        """Give the WAL, which DuckDB creates with the umask's permissions, the database's."""
+        with contextlib.suppress(FileNotFoundError, PermissionError):  # none now; another user's
+            os.chmod(f"{self.db_path}.wal", self._db_mode)
 
     def _connect(self, deadline: float) -> duckdb.DuckDBPyConnection:
         """Open DuckDB, waiting out processes that hold the file without taking turns."""
@@ -221,14 +256,16 @@ class ConnectionManager:
                 if not is_lock_error(error):
                     raise
                 if time.monotonic() >= deadline:
-                    raise self._locked(_duckdb_lock_holder(error)) from error
+                    raise self._locked(_holder(_PID_PATTERN, str(error))) from error
                 time.sleep(random.uniform(backoff / 2, backoff))
                 backoff = min(backoff * 2, _DUCKDB_BACKOFF_MAX)
 
     def _take_turn(self, deadline: float) -> None:
         if self._turn_fd is None:
-            self._turn_fd = os.open(f"{self.db_path}.lock", os.O_RDWR | os.O_CREAT, 0o644)
-            self._waiters_fd = os.open(f"{self.db_path}.waiters", os.O_RDWR | os.O_CREAT, 0o644)
+            self._turn_fd = os.open(f"{self.db_path}.lock", os.O_RDWR | os.O_CREAT, _OWNER_ONLY)
+            self._waiters_fd = os.open(
+                f"{self.db_path}.waiters", os.O_RDWR | os.O_CREAT, _OWNER_ONLY
+            )
         pause = self._yield_until - time.monotonic()
         if pause > 0:
             time.sleep(pause)
@@ -244,8 +281,8 @@ class ConnectionManager:
             backoff = _POLL_FIRST
             while not _flock(self._turn_fd, fcntl.LOCK_EX):
                 if time.monotonic() >= deadline:
-                    holder = os.pread(self._turn_fd, 400, 0).decode(errors="replace").strip()
-                    raise self._locked(holder or "another process")
+                    text = os.pread(self._turn_fd, 100, 0).decode(errors="replace")
+                    raise self._locked(_holder(_LOCK_FILE_PID, text))
                 time.sleep(random.uniform(backoff / 2, backoff))
                 backoff = min(backoff * 2, _POLL_MAX)
         finally:
