@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from registry_core import config, formats
+from registry_core import config, formats, validation
 from registry_core.artifacts import ArtifactRef, ArtifactStore, is_sha256, validate_source
 from registry_core.entities import (
     Metric,
@@ -57,10 +57,8 @@ class Lineage:
 
 def to_epoch_ms(when: int | float | datetime | str) -> int:
     """Milliseconds since the epoch from an int, a datetime or an ISO-8601 string."""
-    if isinstance(when, bool):
-        raise InvalidParameterValue(f"Not a timestamp: {when!r}.")
     if isinstance(when, int | float):
-        return int(when)
+        return validation.timestamp(when)
     if isinstance(when, str):
         try:
             when = datetime.fromisoformat(when)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -13,6 +14,11 @@ MAX_TAG_KEY_LENGTH = 250
 MAX_TAG_VALUE_LENGTH = 5000
 MAX_ALIAS_LENGTH = 255
 MAX_DESCRIPTION_LENGTH = 100_000
+# Epoch milliseconds of 0001-01-01 and of the last millisecond of 9999: every time a datetime
+# (and so every display of it) can hold.
+MIN_TIMESTAMP_MS = -62_135_596_800_000
+MAX_TIMESTAMP_MS = 253_402_300_799_999
+_INT64 = 2**63
 _ALIAS_PATTERN = re.compile(r"^[\w\-]*$")
 _RESERVED_ALIAS = re.compile(r"^(latest|v\d+)$", re.IGNORECASE)
 _STAGE_BY_LOWER = {stage.lower(): stage for stage in STAGES}
@@ -48,6 +54,26 @@ def version_number(version: Any) -> int:
     if number < 1:
         raise InvalidParameterValue(f"Model version must be a positive integer, got {version!r}.")
     return number
+
+
+def timestamp(value: Any, what: str = "Timestamp") -> int:
+    """Epoch milliseconds: a finite int or float within the years 1 to 9999, truncated to int."""
+    return _whole_number(value, what, MIN_TIMESTAMP_MS, MAX_TIMESTAMP_MS)
+
+
+def metric_step(value: Any) -> int:
+    """A metric step: a finite int or float that fits a 64-bit integer, truncated to int."""
+    return _whole_number(value, "Metric step", -_INT64, _INT64 - 1)
+
+
+def _whole_number(value: Any, what: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidParameterValue(f"{what} must be a number, got {value!r}.")
+    if not math.isfinite(value) or not low <= value <= high:
+        raise InvalidParameterValue(
+            f"{what} {value!r} is not a finite number from {low} to {high}."
+        )
+    return int(value)
 
 
 def stage(value: Any) -> str:

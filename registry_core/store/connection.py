@@ -29,6 +29,7 @@ from pathlib import Path
 
 import duckdb
 
+from registry_core import config
 from registry_core.errors import RegistryLocked
 from registry_core.store.migrations import migrate
 
@@ -320,7 +321,11 @@ _SHARED_LOCK = threading.Lock()
 
 def shared_manager(db_path: Path, idle_seconds: float, lock_timeout: float) -> ConnectionManager:
     """The one manager per file and settings in this process, so clients share a connection."""
-    key = (db_path, idle_seconds, lock_timeout)
+    key = (
+        db_path,
+        config.setting("idle_timeout", idle_seconds),
+        config.setting("lock_timeout", lock_timeout),
+    )
     with _SHARED_LOCK:
         manager = _SHARED.get(key)
         if manager is None:

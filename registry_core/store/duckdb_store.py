@@ -949,9 +949,10 @@ class DuckDBStore(RegistryStore):
         return row[0] if row else None
 
     def get_version_at(self, name: str, stage_or_alias: str, timestamp: int) -> ModelVersion | None:
+        when = check.timestamp(timestamp)
         with self.manager.connection() as conn:
             model_id = self._model_id(conn, name)
-            number = self._holder_at(conn, model_id, stage_or_alias, int(timestamp))
+            number = self._holder_at(conn, model_id, stage_or_alias, when)
             if number is None:
                 return None
             found = self._versions(conn, "mv.vkey = ?", [version_key(model_id, number)], name=name)

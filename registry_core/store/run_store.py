@@ -61,7 +61,9 @@ class DuckDBRunStore:
     ) -> Run:
         rid = uuid.uuid4().hex
         clean_tags = check.tags(tags)
-        started = start_time if start_time is not None else now_ms()
+        started = (
+            check.timestamp(start_time, "Run start time") if start_time is not None else now_ms()
+        )
         with self.manager.transaction() as conn:
             conn.execute(
                 "INSERT INTO runs VALUES (?, ?, 'RUNNING', ?, NULL, ?, NULL, ?)",
@@ -83,11 +85,11 @@ class DuckDBRunStore:
         self, rid: str, status: str = "FINISHED", end_time: int | None = None
     ) -> None:
         status = run_status(status)
+        ended = now_ms() if end_time is None else check.timestamp(end_time, "Run end time")
         with self.manager.transaction() as conn:
             self._require_run(conn, rid)
             conn.execute(
-                "UPDATE runs SET status = ?, end_time = ? WHERE run_id = ?",
-                [status, end_time if end_time is not None else now_ms(), rid],
+                "UPDATE runs SET status = ?, end_time = ? WHERE run_id = ?", [status, ended, rid]
             )
 
     def log_batch(
@@ -105,8 +107,8 @@ class DuckDBRunStore:
                 rid,
                 check.tag_key(m.key),
                 check.metric_value(m.key, m.value),
-                int(m.step),
-                int(m.timestamp),
+                check.metric_step(m.step),
+                check.timestamp(m.timestamp, "Metric timestamp"),
             ]
             for m in metrics
         ]
