@@ -57,3 +57,8 @@ class UntrustedModelError(RegistryError):
     """A model file needs a type or a format the loader was not told to trust."""
 
     error_code = INVALID_PARAMETER_VALUE
+
+
+class ModelFileError(InvalidParameterValue):
+    """A model file its format's loader cannot read: damaged, not of its format, or over the
+    archive limits that guard against decompression bombs."""
