@@ -25,6 +25,7 @@ from registry_core.errors import (
     InvalidParameterValue,
     ResourceDoesNotExist,
 )
+from registry_core.validation import UNSAFE_IN_NAMES
 
 ARTIFACT_SCHEME = "artifacts"
 TMP_DIR_NAME = ".tmp"
@@ -288,8 +289,8 @@ def _check_characters(source: str) -> None:
     for form in _decoded_forms(source, source):
         if "\x00" in form:
             raise _bad_source(source, "it contains a NUL byte")
-        if any(ord(char) < 0x20 or ord(char) == 0x7F for char in form):
-            raise _bad_source(source, "it contains a control character")
+        if UNSAFE_IN_NAMES.search(form):
+            raise _bad_source(source, "it contains a control character or a bidirectional control")
         if "\\" in form:
             raise _bad_source(source, "backslashes are not allowed; use / as the separator")
 

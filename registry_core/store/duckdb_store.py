@@ -163,7 +163,7 @@ class DuckDBStore(RegistryStore):
         return row
 
     def _model_id(self, conn: duckdb.DuckDBPyConnection, name: str) -> int:
-        return self._model_row(conn, check.model_name(name))[0]
+        return self._model_row(conn, check.model_name(name, existing=True))[0]
 
     @staticmethod
     def _touch_model(conn: duckdb.DuckDBPyConnection, model_id: int, when: int) -> None:
@@ -310,7 +310,7 @@ class DuckDBStore(RegistryStore):
         ]
 
     def _registered_model(self, conn: duckdb.DuckDBPyConnection, name: str) -> RegisteredModel:
-        check.model_name(name)
+        check.model_name(name, existing=True)
         row = conn.execute(
             "SELECT id, name, description, creation_timestamp, last_updated_timestamp "
             "FROM registered_models WHERE name = ?",
@@ -338,6 +338,7 @@ class DuckDBStore(RegistryStore):
         run_id: str | None = None,
     ) -> None:
         """Append to the history and, in the same transaction, to the webhook outbox."""
+        actor, reason = check.actor(actor), check.reason(reason)
         conn.execute(
             "INSERT INTO history (id, model_id, model_name, version, event, from_version, "
             "from_stage, to_stage, alias, actor, reason, timestamp) "

@@ -17,7 +17,7 @@ from registry_core.store.connection import ConnectionManager
 from registry_core.store.filter_sql import plan_search
 
 RUN_STATUSES = ("RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED")
-_RUN_ID = re.compile(r"^[A-Za-z0-9][\w-]{0,255}$")
+_RUN_ID = re.compile(r"[A-Za-z0-9][\w-]{0,255}")
 _RUN_COLUMNS = (
     "r.run_id, r.run_name, r.status, r.start_time, r.end_time, r.code_version, "
     "r.data_fingerprint, r.source_info"
@@ -26,7 +26,7 @@ _RUN_COLUMNS = (
 
 def run_id(value: Any) -> str:
     """A run id: letters, digits, `_` and `-` (uuid4 hex when the registry makes one)."""
-    if not isinstance(value, str) or not _RUN_ID.match(value):
+    if not isinstance(value, str) or not _RUN_ID.fullmatch(value):
         raise InvalidParameterValue(f"Invalid run id {value!r}.")
     return value
 
@@ -60,6 +60,7 @@ class DuckDBRunStore:
         start_time: int | None = None,
     ) -> Run:
         rid = uuid.uuid4().hex
+        name = check.run_name(run_name)
         clean_tags = check.tags(tags)
         started = (
             check.timestamp(start_time, "Run start time") if start_time is not None else now_ms()
@@ -67,7 +68,7 @@ class DuckDBRunStore:
         with self.manager.transaction() as conn:
             conn.execute(
                 "INSERT INTO runs VALUES (?, ?, 'RUNNING', ?, NULL, ?, NULL, ?)",
-                [rid, run_name, started, code_version, json.dumps(source_info or {})],
+                [rid, name, started, code_version, json.dumps(source_info or {})],
             )
             self._insert_tags(conn, rid, clean_tags)
             return self._runs(conn, "r.run_id = ?", [rid])[0]
@@ -100,12 +101,15 @@ class DuckDBRunStore:
         tags: dict[str, Any] | None = None,
     ) -> None:
         """Params, metrics and tags of a run in one transaction; a param never changes value."""
-        clean_params = {check.tag_key(k): check.tag_value(k, v) for k, v in (params or {}).items()}
+        clean_params = {
+            check.tag_key(k, "param"): check.tag_value(k, v, "param")
+            for k, v in (params or {}).items()
+        }
         clean_tags = check.tags(tags)
         rows = [
             [
                 rid,
-                check.tag_key(m.key),
+                check.tag_key(m.key, "metric"),
                 check.metric_value(m.key, m.value),
                 check.metric_step(m.step),
                 check.timestamp(m.timestamp, "Metric timestamp"),

@@ -15,7 +15,7 @@ ENV_ALLOW_HTTP = "MODEL_REGISTRY_WEBHOOK_ALLOW_HTTP"
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 MAX_URL_LENGTH = 2048
 MAX_LIMIT = 1000
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}")
 
 
 def http_allowed_by_env() -> bool:
@@ -25,7 +25,7 @@ def http_allowed_by_env() -> bool:
 
 def webhook_name(name: Any) -> str:
     """A name of letters, digits, `_`, `.` and `-` (at most 128), starting alphanumeric."""
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise InvalidParameterValue(
             f"Invalid webhook name {name!r}: use letters, digits, '_', '.' and '-' (up to 128)."
         )
