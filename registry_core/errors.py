@@ -8,6 +8,7 @@ INVALID_PARAMETER_VALUE = "INVALID_PARAMETER_VALUE"
 INVALID_STATE = "INVALID_STATE"
 TEMPORARILY_UNAVAILABLE = "TEMPORARILY_UNAVAILABLE"
 DATA_LOSS = "DATA_LOSS"
+PERMISSION_DENIED = "PERMISSION_DENIED"
 
 
 class RegistryError(Exception):
@@ -45,6 +46,12 @@ class RegistryLocked(RegistryError):
     """The registry file stayed locked by another process for longer than the lock timeout."""
 
     error_code = TEMPORARILY_UNAVAILABLE
+
+
+class RegistryReadOnly(RegistryError):
+    """A change to a registry this process may only read (its folder or file is not writable)."""
+
+    error_code = PERMISSION_DENIED
 
 
 class ArtifactIntegrityError(RegistryError):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import errno
 import fcntl
 import os
 import random
@@ -30,13 +31,17 @@ from pathlib import Path
 import duckdb
 
 from registry_core import config
-from registry_core.errors import RegistryLocked
-from registry_core.store.migrations import migrate
+from registry_core.errors import RegistryLocked, RegistryReadOnly
+from registry_core.store.migrations import SCHEMA_VERSION, current_version, migrate
 
 _LOCK_MARKERS = ("Could not set lock", "Conflicting lock")
 _PID_PATTERN = re.compile(r"\(PID (\d+)\)")
 _LOCK_FILE_PID = re.compile(r"^process (\d+)")
 _OWNER_ONLY = 0o600
+# What opening a file for writing fails with in a folder the process may only read.
+_READ_ONLY_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
+_DUCKDB_NOT_WRITABLE = ("Permission denied", "Read-only file system")
+_DUCKDB_READ_ONLY = "read-only mode"
 _POLL_FIRST = 0.0005
 _POLL_MAX = 0.005
 _DUCKDB_BACKOFF_MAX = 0.1
@@ -82,6 +87,10 @@ def _create_owner_only(db_path: Path) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def _open_lock_file(path: str) -> int:
+    return os.open(path, os.O_RDWR | os.O_CREAT, _OWNER_ONLY)
+
+
 def _flock(fd: int, operation: int) -> bool:
     """Try a non-blocking flock; False when another open file holds a conflicting lock."""
     try:
@@ -114,6 +123,7 @@ class ConnectionManager:
         self._waiters_fd: int | None = None
         self._opens = 0
         self._db_mode = _OWNER_ONLY
+        self._read_only = False
 
     @property
     def is_open(self) -> bool:
@@ -131,6 +141,10 @@ class ConnectionManager:
             conn = self._acquire()
             try:
                 yield conn
+            except duckdb.Error as error:
+                if self._read_only and _DUCKDB_READ_ONLY in str(error):
+                    raise self._not_writable("it can be read, not changed") from error
+                raise
             finally:
                 self._release()
 
@@ -223,13 +237,18 @@ class ConnectionManager:
     def _open(self) -> duckdb.DuckDBPyConnection:
         deadline = time.monotonic() + self.lock_timeout
         self.db_path.parent.mkdir(parents=True, exist_ok=True)
-        self._take_turn(deadline)
+        self._read_only = not self._take_turn(deadline)
         try:
-            if not self.db_path.exists():
+            if not self._read_only and not self.db_path.exists():
                 _create_owner_only(self.db_path)
             conn = self._connect(deadline)
             try:
                 self._db_mode = stat.S_IMODE(os.stat(self.db_path).st_mode)
+                if self._read_only and current_version(conn) < SCHEMA_VERSION:
+                    raise self._not_writable(
+                        f"its schema needs an upgrade to version {SCHEMA_VERSION}: open it once "
+                        "with write access"
+                    )
                 migrate(conn)
                 self._protect_wal()
             except BaseException:
@@ -252,8 +271,11 @@ class ConnectionManager:
         backoff = _POLL_MAX
         while True:
             try:
-                return duckdb.connect(str(self.db_path))
+                return duckdb.connect(str(self.db_path), read_only=self._read_only)
             except duckdb.Error as error:
+                if not self._read_only and any(m in str(error) for m in _DUCKDB_NOT_WRITABLE):
+                    self._read_only = True
+                    continue
                 if not is_lock_error(error):
                     raise
                 if time.monotonic() >= deadline:
@@ -261,12 +283,20 @@ class ConnectionManager:
                 time.sleep(random.uniform(backoff / 2, backoff))
                 backoff = min(backoff * 2, _DUCKDB_BACKOFF_MAX)
 
-    def _take_turn(self, deadline: float) -> None:
+    def _take_turn(self, deadline: float) -> bool:
+        """Take this process's turn through the lock file; False, taking none, when the lock
+        files cannot be written (a read-only registry, which is then opened read-only)."""
         if self._turn_fd is None:
-            self._turn_fd = os.open(f"{self.db_path}.lock", os.O_RDWR | os.O_CREAT, _OWNER_ONLY)
-            self._waiters_fd = os.open(
-                f"{self.db_path}.waiters", os.O_RDWR | os.O_CREAT, _OWNER_ONLY
-            )
+            try:
+                self._turn_fd = _open_lock_file(f"{self.db_path}.lock")
+                self._waiters_fd = _open_lock_file(f"{self.db_path}.waiters")
+            except OSError as error:
+                if self._turn_fd is not None:
+                    os.close(self._turn_fd)
+                    self._turn_fd = None
+                if error.errno in _READ_ONLY_ERRNOS:
+                    return False
+                raise
         pause = self._yield_until - time.monotonic()
         if pause > 0:
             time.sleep(pause)
@@ -274,6 +304,7 @@ class ConnectionManager:
             self._wait_for_turn(deadline)
         os.ftruncate(self._turn_fd, 0)
         os.pwrite(self._turn_fd, process_description(os.getpid()).encode(), 0)
+        return True
 
     def _wait_for_turn(self, deadline: float) -> None:
         assert self._turn_fd is not None and self._waiters_fd is not None
@@ -299,6 +330,12 @@ class ConnectionManager:
                 fcntl.flock(self._waiters_fd, fcntl.LOCK_UN)
             return False
         return True
+
+    def _not_writable(self, consequence: str) -> RegistryReadOnly:
+        return RegistryReadOnly(
+            f"The registry {self.db_path} is read-only for this process (its folder or file is "
+            f"not writable): {consequence}."
+        )
 
     def _locked(self, holder: str) -> RegistryLocked:
         return RegistryLocked(
