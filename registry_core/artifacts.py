@@ -256,7 +256,9 @@ def validate_source(source: str, root: Path) -> str:
     strictly inside `root` and outside its `.tmp` staging folder (returned as the resolved absolute
     path). Relative local paths are read relative to `root`, not the working directory.
     """
-    if not isinstance(source, str) or not source.strip():
+    if not isinstance(source, str):
+        raise _bad_source(source, f"it is not a string but {type(source).__name__}")
+    if not source.strip():
         raise _bad_source(source, "it is empty")
     _check_characters(source)
     match = _SCHEME_RE.match(source)
