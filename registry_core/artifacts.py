@@ -25,6 +25,7 @@ from registry_core.errors import (
     InvalidParameterValue,
     ResourceDoesNotExist,
 )
+from registry_core.validation import UNSAFE_IN_NAMES
 
 ARTIFACT_SCHEME = "artifacts"
 TMP_DIR_NAME = ".tmp"
@@ -267,7 +268,9 @@ def validate_source(source: str, root: Path) -> str:
     strictly inside `root` and outside its `.tmp` staging folder (returned as the resolved absolute
     path). Relative local paths are read relative to `root`, not the working directory.
     """
-    if not isinstance(source, str) or not source.strip():
+    if not isinstance(source, str):
+        raise _bad_source(source, f"it is not a string but {type(source).__name__}")
+    if not source.strip():
         raise _bad_source(source, "it is empty")
     _check_characters(source)
     match = _SCHEME_RE.match(source)
@@ -300,8 +303,8 @@ def _check_characters(source: str) -> None:
     for form in _decoded_forms(source, source):
         if "\x00" in form:
             raise _bad_source(source, "it contains a NUL byte")
-        if any(ord(char) < 0x20 or ord(char) == 0x7F for char in form):
-            raise _bad_source(source, "it contains a control character")
+        if UNSAFE_IN_NAMES.search(form):
+            raise _bad_source(source, "it contains a control character or a bidirectional control")
         if "\\" in form:
             raise _bad_source(source, "backslashes are not allowed; use / as the separator")
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from registry_core import config
+from registry_core import config, validation
 from registry_core.backends import open_store
 from registry_core.entities import (
     ApiToken,
@@ -47,10 +47,8 @@ class Lineage:
 
 def to_epoch_ms(when: int | float | datetime | str) -> int:
     """Milliseconds since the epoch from an int, a datetime or an ISO-8601 string."""
-    if isinstance(when, bool):
-        raise InvalidParameterValue(f"Not a timestamp: {when!r}.")
     if isinstance(when, int | float):
-        return int(when)
+        return validation.timestamp(when)
     if isinstance(when, str):
         try:
             when = datetime.fromisoformat(when)

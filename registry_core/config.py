@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,7 +86,7 @@ def default_actor() -> str:
 
 
 def env_float(name: str, default: float) -> float:
-    """A positive float from the environment, with a clear error when it is not one."""
+    """A finite, non-negative float from the environment, with a clear error when it is not."""
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
@@ -93,6 +94,16 @@ def env_float(name: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         raise InvalidParameterValue(f"{name}={raw!r} is not a number.") from None
+    return setting(name, value)
+
+
+def setting(name: str, value: object) -> float:
+    """A numeric setting (a timeout, a size limit): a finite number, not negative (NaN and
+    infinity would make every comparison with it false, or wait forever)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidParameterValue(f"{name} must be a number, got {value!r}.")
+    if not math.isfinite(value):
+        raise InvalidParameterValue(f"{name}={value!r} must be a finite number.")
     if value < 0:
-        raise InvalidParameterValue(f"{name}={raw!r} must not be negative.")
-    return value
+        raise InvalidParameterValue(f"{name}={value!r} must not be negative.")
+    return float(value)

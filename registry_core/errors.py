@@ -50,6 +50,12 @@ class RegistryLocked(RegistryError):
     error_code = TEMPORARILY_UNAVAILABLE
 
 
+class RegistryReadOnly(RegistryError):
+    """A change to a registry this process may only read (its folder or file is not writable)."""
+
+    error_code = PERMISSION_DENIED
+
+
 class ArtifactIntegrityError(RegistryError):
     """A stored artifact is missing or its bytes no longer match the recorded sha256."""
 
@@ -72,3 +78,8 @@ class PermissionDenied(RegistryError):
     """A registry server call needs a role its token does not have."""
 
     error_code = PERMISSION_DENIED
+
+
+class ModelFileError(InvalidParameterValue):
+    """A model file its format's loader cannot read: damaged, not of its format, or over the
+    archive limits that guard against decompression bombs."""

@@ -12,15 +12,22 @@ import importlib
 import inspect
 import io
 import os
-import zipfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from types import ModuleType
+from typing import TypeVar
 
 import joblib
 from sklearn.base import BaseEstimator
 
-from registry_core.errors import InvalidParameterValue, UntrustedModelError
+from registry_core.archive_limits import check_zip
+from registry_core.errors import (
+    InvalidParameterValue,
+    ModelFileError,
+    RegistryError,
+    UntrustedModelError,
+)
 
+T = TypeVar("T")
 SKOPS = "skops"
 PICKLE = "pickle"
 FORMATS = (SKOPS, PICKLE)
@@ -67,7 +74,8 @@ def load_model_bytes(
     trusted_types: Iterable[str] = (),
     allow_pickle: bool = False,
 ) -> object:
-    """Deserialise a model, refusing untrusted skops types and, unless allowed, any pickle."""
+    """Deserialise a model, refusing untrusted skops types and, unless allowed, any pickle; a
+    file its library cannot read raises `ModelFileError`, whatever the library raised."""
     _check_format(fmt)
     if fmt == PICKLE:
         if not allow_pickle:
@@ -75,7 +83,7 @@ def load_model_bytes(
                 "Refusing to load a pickle model: unpickling can run arbitrary code. "
                 "Pass allow_pickle=True only for files from an author you trust."
             )
-        return joblib.load(io.BytesIO(data))
+        return _read(PICKLE, lambda: joblib.load(io.BytesIO(data)))
     needed = _skops_untrusted_types(data)
     refused = _refused_types(needed, trusted_types)
     if refused:
@@ -84,7 +92,7 @@ def load_model_bytes(
             "If you trust the file's author, pass them in trusted_types or add them to the "
             f"{TRUSTED_TYPES_ENV} environment variable (comma-separated)."
         )
-    return _skops().loads(data, trusted=sorted(needed))
+    return _read(SKOPS, lambda: _skops().loads(data, trusted=sorted(needed)))
 
 
 def find_untrusted_types(data: bytes, trusted_types: Iterable[str] = ()) -> list[str]:
@@ -120,11 +128,21 @@ def _is_trusted(name: str, explicit: frozenset[str]) -> bool:
 
 
 def _skops_untrusted_types(data: bytes) -> set[str]:
-    """The types skops does not trust by default in this file."""
+    """The types skops does not trust by default in this file, read once the file is known to
+    stay within the archive limits."""
+    check_zip(data, what="skops file")
+    return _read(SKOPS, lambda: set(_skops().get_untrusted_types(data=data)))
+
+
+def _read(fmt: str, read: Callable[[], T]) -> T:
+    """`read()`, with whatever the format's library raises on a bad file as a ModelFileError."""
     try:
-        return set(_skops().get_untrusted_types(data=data))
-    except zipfile.BadZipFile as exc:
-        raise InvalidParameterValue("Model data is not a valid skops file.") from exc
+        return read()
+    except (RegistryError, MemoryError):
+        raise
+    except Exception as error:
+        detail = f"{type(error).__name__}: {error}"
+        raise ModelFileError(f"Cannot read the {fmt} model file ({detail[:300]}).") from error
 
 
 @functools.lru_cache(maxsize=1024)

@@ -8,7 +8,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal, cast, get_args
+from typing import Literal, TypeGuard, cast, get_args
 
 from registry_core.entities import STAGES
 from registry_core.errors import InvalidParameterValue
@@ -190,6 +190,9 @@ _INTEGER = re.compile(r"[+-]?\d+")
 _COMPARATOR_RUN = re.compile(r"[=!<>]+")
 _INT64_MAX = 2**63 - 1
 _MAX_TOKEN_CHARS = 200
+# The largest row offset a page token may carry: far beyond any registry's row count, and far
+# inside the BIGINT that DuckDB's OFFSET takes (a larger one made it fail with a cast error).
+_MAX_PAGE_OFFSET = 2**53 - 1
 
 TokenKind = Literal["key", "string", "number", "comparator", "keyword", "(", ")", ",", "end"]
 _PUNCTUATION: Mapping[str, TokenKind] = {"(": "(", ")": ")", ",": ","}
@@ -557,16 +560,21 @@ def validate_max_results(value: object, kind: Kind) -> int:
 
 def encode_page_token(offset: int) -> str:
     """An opaque page token standing for the row offset where the next page starts."""
-    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+    if not _is_page_offset(offset):
         raise InvalidParameterValue(
-            f"A page offset must be a non-negative integer, got {offset!r}."
+            f"A page offset must be an integer from 0 to {_MAX_PAGE_OFFSET}, got {offset!r}."
         )
     payload = json.dumps({"offset": offset}, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(payload).decode("ascii").rstrip("=")
 
 
+def _is_page_offset(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= _MAX_PAGE_OFFSET
+
+
 def decode_page_token(token: str | None) -> int:
-    """The row offset a page token stands for; None or empty means the first page."""
+    """The row offset a page token stands for; None or empty means the first page. Only a token
+    spelled exactly as `encode_page_token` spells it is accepted."""
     if token is None or token == "":
         return 0
     invalid = InvalidParameterValue(f"Invalid page_token {_fragment(str(token), 0)!r}.")
@@ -578,6 +586,6 @@ def decode_page_token(token: str | None) -> int:
     except (binascii.Error, ValueError) as error:
         raise invalid from error
     offset = payload.get("offset") if isinstance(payload, dict) else None
-    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+    if not _is_page_offset(offset) or encode_page_token(offset) != token:
         raise invalid
     return offset

@@ -11,10 +11,11 @@ Layout of a dump folder:
 The manifest is written last, so a folder without one is an interrupted export. An import into
 an empty registry restores every row as it was (ids, version numbers, timestamps, history
 order, next-version counters, sequences); into a non-empty one it renumbers the internal model
-and history ids and resolves conflicting model names and run ids as asked. Artifacts are
-verified and copied first, then every row is loaded in one transaction, checked against the
-registry's invariants, and committed or rolled back whole. A dump of an older schema version
-imports too: a table or column it lacks is left empty or at its default.
+and history ids and resolves conflicting model names and run ids as asked. Every row's values
+are checked first, then artifacts are verified and copied, then every row is loaded in one
+transaction, checked against the registry's invariants, and committed or rolled back whole. A
+dump of an older schema version imports too: a table or column it lacks is left empty or at its
+default.
 """
 
 from __future__ import annotations
@@ -274,6 +275,8 @@ def import_registry(
         with manager.connection() as conn:
             if not sql.is_empty(conn):
                 _refuse_conflicts(*_conflicts(conn, models, run_ids))
+    # Every value is checked before any artifact is copied; the load below checks again.
+    _check_rows(source, manifest, artifacts, client.artifacts.root)
     _import_artifacts(ArtifactStore(source / ARTIFACTS_DIR), client.artifacts, manifest, report)
     deleted = _deleted_model_history(source, manifest, set(models))
     with manager.transaction() as conn:
@@ -565,6 +568,14 @@ def _listing(items: tuple[str, ...], limit: int = 5) -> str:
     return shown if len(items) <= limit else f"{shown} and {len(items) - limit} more"
 
 
+def _check_rows(source: Path, manifest: dict[str, Any], artifacts: set[str], root: Path) -> None:
+    """Refuse a dump holding any value the registry's API would refuse, or a reference to an
+    artifact it does not carry, before anything is written."""
+    for table in TABLES:
+        for batch in _read_table(source, table, _dump_columns(manifest, table)):
+            _check_digests(table, _check_values(table, batch, root), artifacts)
+
+
 def _load_tables(
     conn: duckdb.DuckDBPyConnection,
     source: Path,
@@ -692,18 +703,40 @@ def _version_source(record: dict[str, Any], root: Path) -> str:
 _LOCAL_SOURCE = re.compile(r"(?![A-Za-z][A-Za-z0-9+.-]*:)|file:", re.IGNORECASE)
 _Check = Callable[[dict[str, Any], Path], Any]
 _RUN_ID_CHECK: tuple[str, _Check] = ("run_id", lambda record, _: valid_run_id(record["run_id"]))
+_DESCRIPTION_CHECK: tuple[str, _Check] = (
+    "description",
+    lambda record, _: check.description(record["description"]),
+)
+
+
+def _tag_checks(kind: str) -> tuple[tuple[str, _Check], ...]:
+    """The key and value checks of a tag (or param) table."""
+    return (
+        ("key", lambda record, _: check.tag_key(record["key"], kind)),
+        ("value", lambda record, _: check.tag_value(record["key"], record["value"], kind)),
+    )
+
+
 _VALUE_CHECKS: dict[str, tuple[tuple[str, _Check], ...]] = {
-    "registered_models": (("name", lambda record, _: check.model_name(record["name"])),),
+    "registered_models": (
+        ("name", lambda record, _: check.model_name(record["name"])),
+        _DESCRIPTION_CHECK,
+    ),
+    "registered_model_tags": _tag_checks("tag"),
+    "model_version_tags": _tag_checks("tag"),
     "registered_model_aliases": (("alias", lambda record, _: check.alias(record["alias"])),),
     "history": (
         ("model_name", lambda record, _: check.model_name(record["model_name"])),
         ("alias", lambda record, _: check.alias(record["alias"])),
     ),
-    "model_versions": (_RUN_ID_CHECK, ("source", _version_source)),
-    "runs": (_RUN_ID_CHECK,),
-    "run_params": (_RUN_ID_CHECK,),
-    "run_tags": (_RUN_ID_CHECK,),
-    "run_metrics": (_RUN_ID_CHECK,),
+    "model_versions": (_RUN_ID_CHECK, ("source", _version_source), _DESCRIPTION_CHECK),
+    "runs": (_RUN_ID_CHECK, ("run_name", lambda record, _: check.run_name(record["run_name"]))),
+    "run_params": (_RUN_ID_CHECK, *_tag_checks("param")),
+    "run_tags": (_RUN_ID_CHECK, *_tag_checks("tag")),
+    "run_metrics": (
+        _RUN_ID_CHECK,
+        ("key", lambda record, _: check.tag_key(record["key"], "metric")),
+    ),
     "run_artifacts": (_RUN_ID_CHECK, ("path", _run_artifact_path)),
 }
 

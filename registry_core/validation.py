@@ -1,7 +1,14 @@
-"""Input checks shared by every store: names, versions, stages, tags and aliases."""
+"""Input checks shared by every store: names, versions, stages, tags, aliases and times.
+
+One rule for characters: names, keys and aliases hold no control character (C0, DEL, C1), no
+line or paragraph separator and no bidirectional formatting character, so what a terminal or a
+page shows is what is stored; free text (tag and param values, descriptions, reasons) may also
+hold tab, newline, carriage return and bidirectional controls, but no other control character.
+"""
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -13,13 +20,27 @@ MAX_TAG_KEY_LENGTH = 250
 MAX_TAG_VALUE_LENGTH = 5000
 MAX_ALIAS_LENGTH = 255
 MAX_DESCRIPTION_LENGTH = 100_000
-_ALIAS_PATTERN = re.compile(r"^[\w\-]*$")
-_RESERVED_ALIAS = re.compile(r"^(latest|v\d+)$", re.IGNORECASE)
+# Epoch milliseconds of 0001-01-01 and of the last millisecond of 9999: every time a datetime
+# (and so every display of it) can hold.
+MIN_TIMESTAMP_MS = -62_135_596_800_000
+MAX_TIMESTAMP_MS = 253_402_300_799_999
+_INT64 = 2**63
+# Bidirectional marks, embeddings, overrides and isolates reorder how text is shown
+# ("\u202eevil" shows as "live"); line and paragraph separators break a line like "\n".
+UNSAFE_IN_NAMES = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
+)
+UNSAFE_IN_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+MAX_ACTOR_LENGTH = 256
+_ALIAS_PATTERN = re.compile(r"[\w\-]*")
+_RESERVED_ALIAS = re.compile(r"(latest|v\d+)", re.IGNORECASE)
 _STAGE_BY_LOWER = {stage.lower(): stage for stage in STAGES}
 
 
-def model_name(name: Any) -> str:
-    """A registered model name: a non-empty string without `/` or `@` (they would break URIs)."""
+def model_name(name: Any, existing: bool = False) -> str:
+    """A registered model name: a non-empty string without `/` or `@` (they would break URIs).
+    An `existing` name, one being looked up, is spared the character rule: a registry made
+    before it may hold such names, and they stay reachable to be renamed or deleted."""
     if not isinstance(name, str) or not name.strip():
         raise InvalidParameterValue(
             f"Registered model name must be a non-empty string, got {name!r}."
@@ -28,11 +49,32 @@ def model_name(name: Any) -> str:
         raise InvalidParameterValue(
             f"Registered model name {name[:40]!r}... exceeds {MAX_NAME_LENGTH} characters."
         )
-    if "/" in name or "@" in name or ":" in name or "\0" in name:
+    if "/" in name or "@" in name or ":" in name:
         raise InvalidParameterValue(
-            f"Registered model name {name!r} must not contain '/', '@', ':' or NUL."
+            f"Registered model name {name!r} must not contain '/', '@' or ':'."
         )
-    return name
+    return name if existing else plain("Registered model name", name)
+
+
+def plain(kind: str, value: str) -> str:
+    """`value` when it holds no character that names, keys and aliases may not hold."""
+    return _refuse(UNSAFE_IN_NAMES, kind, value, "a control or bidirectional-formatting")
+
+
+def text(kind: str, value: str) -> str:
+    """`value` when it holds no character that free text may not hold."""
+    return _refuse(UNSAFE_IN_TEXT, kind, value, "a control")
+
+
+def _refuse(pattern: re.Pattern[str], kind: str, value: str, what: str) -> str:
+    found = pattern.search(value)
+    if found is not None:
+        shown = value if len(value) <= 60 else value[:60] + "..."
+        raise InvalidParameterValue(
+            f"{kind} {shown!r} contains {what} character ({found.group()!r} at position "
+            f"{found.start()}); those are not allowed."
+        )
+    return value
 
 
 def version_number(version: Any) -> int:
@@ -48,6 +90,26 @@ def version_number(version: Any) -> int:
     if number < 1:
         raise InvalidParameterValue(f"Model version must be a positive integer, got {version!r}.")
     return number
+
+
+def timestamp(value: Any, what: str = "Timestamp") -> int:
+    """Epoch milliseconds: a finite int or float within the years 1 to 9999, truncated to int."""
+    return _whole_number(value, what, MIN_TIMESTAMP_MS, MAX_TIMESTAMP_MS)
+
+
+def metric_step(value: Any) -> int:
+    """A metric step: a finite int or float that fits a 64-bit integer, truncated to int."""
+    return _whole_number(value, "Metric step", -_INT64, _INT64 - 1)
+
+
+def _whole_number(value: Any, what: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidParameterValue(f"{what} must be a number, got {value!r}.")
+    if not math.isfinite(value) or not low <= value <= high:
+        raise InvalidParameterValue(
+            f"{what} {value!r} is not a finite number from {low} to {high}."
+        )
+    return int(value)
 
 
 def stage(value: Any) -> str:
@@ -69,25 +131,29 @@ def archiving_stage(value: str) -> None:
         )
 
 
-def tag_key(key: Any) -> str:
-    """A tag key: a non-empty string of at most 250 characters."""
+def tag_key(key: Any, kind: str = "tag") -> str:
+    """A tag (or param or metric, as `kind` says) key: a non-empty string of at most 250
+    characters."""
     if not isinstance(key, str) or not key:
-        raise InvalidParameterValue(f"Tag key must be a non-empty string, got {key!r}.")
+        raise InvalidParameterValue(
+            f"{kind.capitalize()} key must be a non-empty string, got {key!r}."
+        )
     if len(key) > MAX_TAG_KEY_LENGTH:
         raise InvalidParameterValue(
-            f"Tag key {key[:40]!r}... exceeds {MAX_TAG_KEY_LENGTH} characters."
+            f"{kind.capitalize()} key {key[:40]!r}... exceeds {MAX_TAG_KEY_LENGTH} characters."
         )
-    return key
+    return plain(f"{kind.capitalize()} key", key)
 
 
-def tag_value(key: str, value: Any) -> str:
-    """A tag value, stored as a string as MLflow does (12345 becomes "12345")."""
-    text = "" if value is None else str(value)
-    if len(text) > MAX_TAG_VALUE_LENGTH:
+def tag_value(key: str, value: Any, kind: str = "tag") -> str:
+    """A tag (or param) value, stored as a string as MLflow does (12345 becomes "12345")."""
+    stored = "" if value is None else str(value)
+    if len(stored) > MAX_TAG_VALUE_LENGTH:
         raise InvalidParameterValue(
-            f"Value of tag {key!r} has {len(text)} characters; the limit is {MAX_TAG_VALUE_LENGTH}."
+            f"Value of {kind} {key!r} has {len(stored)} characters; the limit is "
+            f"{MAX_TAG_VALUE_LENGTH}."
         )
-    return text
+    return text(f"Value of {kind} {key!r}", stored)
 
 
 def metric_value(key: str, value: Any) -> float:
@@ -120,12 +186,12 @@ def alias(value: Any) -> str:
     """An alias name: word characters and dashes, at most 255, not `latest` or `v<digits>`."""
     if not isinstance(value, str) or not value:
         raise InvalidParameterValue(f"Alias must be a non-empty string, got {value!r}.")
-    if len(value) > MAX_ALIAS_LENGTH or not _ALIAS_PATTERN.match(value):
+    if len(value) > MAX_ALIAS_LENGTH or not _ALIAS_PATTERN.fullmatch(value):
         raise InvalidParameterValue(
             f"Invalid alias {value!r}: use letters, digits, '_' and '-', at most "
             f"{MAX_ALIAS_LENGTH} characters."
         )
-    if _RESERVED_ALIAS.match(value):
+    if _RESERVED_ALIAS.fullmatch(value):
         raise InvalidParameterValue(
             f"Alias {value!r} is reserved: 'latest' and 'v<number>' cannot be used as aliases."
         )
@@ -140,4 +206,34 @@ def description(value: Any) -> str | None:
         raise InvalidParameterValue(f"Description must be a string, got {type(value).__name__}.")
     if len(value) > MAX_DESCRIPTION_LENGTH:
         raise InvalidParameterValue(f"Description exceeds {MAX_DESCRIPTION_LENGTH} characters.")
-    return value
+    return text("Description", value)
+
+
+def reason(value: Any) -> str | None:
+    """The reason recorded with a change: None or free text, bounded as a description is."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > MAX_DESCRIPTION_LENGTH:
+        raise InvalidParameterValue(
+            f"Reason must be a string of at most {MAX_DESCRIPTION_LENGTH} characters."
+        )
+    return text("Reason", value)
+
+
+def actor(value: Any) -> str:
+    """Who made a change: a non-empty name of at most 256 characters."""
+    if not isinstance(value, str) or not value or len(value) > MAX_ACTOR_LENGTH:
+        raise InvalidParameterValue(
+            f"Actor must be a non-empty string of at most {MAX_ACTOR_LENGTH} characters, "
+            f"got {value!r}."
+        )
+    return plain("Actor", value)
+
+
+def run_name(value: Any) -> str | None:
+    """A run's name: None or a string without the characters names may not hold."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidParameterValue(f"Run name must be a string, got {type(value).__name__}.")
+    return plain("Run name", value)

@@ -435,7 +435,7 @@ def test_bad_page_tokens(token: object) -> None:
     assert "page_token" in error.message
 
 
-@pytest.mark.parametrize("offset", [-1, True, 1.0, "3"])
+@pytest.mark.parametrize("offset", [-1, True, 1.0, "3", 2**53, 2**63])
 def test_encode_page_token_refuses_bad_offsets(offset: object) -> None:
     refused(encode_page_token, offset)
 

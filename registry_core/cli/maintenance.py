@@ -20,21 +20,11 @@ from registry_core.cli.output import (
     table,
 )
 from registry_core.doctor import DoctorReport, examine
-from registry_core.errors import DATA_LOSS, InvalidState, RegistryError
+from registry_core.errors import DATA_LOSS, RegistryError
 from registry_core.loaded_model import LoadedModel, ModelInfo
 from registry_core.signature import ModelSignature
 
 app = typer.Typer()
-
-
-def _deserialize(data: bytes, fmt: str, trusted: list[str], allow_pickle: bool) -> Any:
-    """The model in `data`, by the loader's trust rules; any failure is a registry error."""
-    try:
-        return formats.load_model_bytes(data, fmt, trusted_types=trusted, allow_pickle=allow_pickle)
-    except RegistryError:
-        raise
-    except Exception as error:
-        raise InvalidState(f"Cannot deserialize the {fmt} model: {error}") from error
 
 
 def _load(uri: str, trusted: list[str], allow_pickle: bool) -> dict[str, Any]:
@@ -42,7 +32,9 @@ def _load(uri: str, trusted: list[str], allow_pickle: bool) -> dict[str, Any]:
     registry = client()
     resolved = registry.resolve_model_uri(uri)
     data = registry.artifacts.read_verified(resolved.sha256)
-    model = _deserialize(data, resolved.format, trusted, allow_pickle)
+    model = formats.load_model_bytes(
+        data, resolved.format, trusted_types=trusted, allow_pickle=allow_pickle
+    )
     mv = resolved.model_version
     name, version = (mv.name, mv.version) if mv else (None, None)
     signature = ModelSignature.from_dict(resolved.signature) if resolved.signature else None

@@ -16,7 +16,17 @@ from registry_core.cli.options import (
     ValueArg,
     YesOption,
 )
-from registry_core.cli.output import client, details, done, emit, short, stack, table, when
+from registry_core.cli.output import (
+    client,
+    details,
+    done,
+    emit,
+    lines,
+    short,
+    stack,
+    table,
+    when,
+)
 from registry_core.entities import PagedList, RegisteredModel
 
 app = typer.Typer(name="models", help="Registered models: list, show, create, change, delete.")
@@ -109,7 +119,7 @@ def _render_model(model: RegisteredModel) -> RenderableType:
     return stack(
         details(
             [
-                ("Description", model.description),
+                ("Description", lines(model.description)),
                 ("Created", when(model.creation_timestamp)),
                 ("Updated", when(model.last_updated_timestamp)),
             ],

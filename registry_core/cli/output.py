@@ -7,6 +7,7 @@ import dataclasses
 import json
 import math
 import os
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -32,6 +33,7 @@ from typer.core import TyperGroup
 from registry_core.client import RegistryClient
 from registry_core.errors import RegistryError
 from registry_core.transfer import Progress, no_progress
+from registry_core.validation import UNSAFE_IN_NAMES
 
 EXIT_REGISTRY_ERROR = 1
 IO_ERROR = "IO_ERROR"
@@ -79,13 +81,13 @@ class RegistryGroup(TyperGroup):
 def error_line(error: RegistryError | OSError | duckdb.Error) -> str:
     """`ERROR_CODE: message` for stderr."""
     if isinstance(error, RegistryError):
-        return str(error)
+        return printable(str(error))
     if isinstance(error, OSError):
         where = f": {error.filename}" if error.filename else ""
-        return f"{IO_ERROR}: {error.strerror or error}{where}"
+        return printable(f"{IO_ERROR}: {error.strerror or error}{where}")
     if isinstance(error, duckdb.IOException):
-        return f"{IO_ERROR}: {str(error).removeprefix('IO Error: ')}"
-    return f"{INTERNAL_ERROR}: {error}"
+        return printable(f"{IO_ERROR}: {str(error).removeprefix('IO Error: ')}")
+    return printable(f"{INTERNAL_ERROR}: {error}")
 
 
 def start(ctx: typer.Context, registry_uri: str | None, json_output: bool) -> None:
@@ -116,6 +118,26 @@ def console(stderr: bool = False) -> Console:
     return out
 
 
+def printable(value: str, keep_lines: bool = False) -> str:
+    """`value` with every control and bidirectional-formatting character shown as its escape
+    (`\\x1b`, `\\n`, `\\u202e`), so user text can neither restyle the terminal nor pose as other
+    rows or text; `keep_lines` keeps newlines and tabs, for multi-line text."""
+    if keep_lines:
+        value = value.replace("\r\n", "\n")
+    return UNSAFE_IN_NAMES.sub(lambda m: _escape(m.group(), keep_lines), value)
+
+
+def _escape(char: str, keep_lines: bool) -> str:
+    return char if keep_lines and char in "\n\t" else repr(char)[1:-1]
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    """JSON escapes C0 controls in strings itself (those left are its own line breaks); the
+    others it leaves raw, so they are escaped here, and decode to the same text."""
+    char = match.group()
+    return char if char < " " else f"\\u{ord(char):04x}"
+
+
 def jsonable(value: Any) -> Any:
     """Plain JSON data from entities (dataclasses), mappings, sequences and numbers."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
@@ -134,26 +156,37 @@ def jsonable(value: Any) -> Any:
 def emit(data: Any, render: Callable[[], RenderableType]) -> None:
     """Print `data` as JSON in `--json` mode, else what `render` draws."""
     if state().json_output:
-        typer.echo(json.dumps(jsonable(data), indent=2, ensure_ascii=False))
+        dumped = json.dumps(jsonable(data), indent=2, ensure_ascii=False)
+        typer.echo(UNSAFE_IN_NAMES.sub(_json_escape, dumped))
     else:
         console().print(render())
 
 
 def done(data: Any, message: str) -> None:
     """Report a completed change: `data` as JSON, or one line for people."""
-    emit(data, lambda: Text(message, style="green"))
+    emit(data, lambda: Text(printable(message), style="green"))
 
 
 # -- rendering -----------------------------------------------------------------------------
 
 
-def text(value: Any, style: str = "") -> Text:
-    """A table cell from any value, never read as markup; None shows as a dim dash."""
+def text(value: Any, style: str = "", keep_lines: bool = False) -> Text:
+    """A table cell from any value, never read as markup, control characters escaped (newlines
+    kept with `keep_lines`); None shows as a dim dash."""
     if value is None or value == "":
         return Text("-", style="dim")
     if isinstance(value, Text):
         return value
-    return Text(str(value), style=style)
+    return Text(printable(str(value), keep_lines), style=style)
+
+
+def lines(value: str | None) -> Text:
+    """A multi-line cell, such as a description: its newlines kept, other controls escaped."""
+    return text(value, keep_lines=True)
+
+
+def _title(title: str | None) -> Text | None:
+    return Text(printable(title)) if title else None
 
 
 def when(ms: int | None) -> str | None:
@@ -178,7 +211,7 @@ def signature_summary(signature: dict[str, Any] | None) -> str | None:
 
 def table(columns: Sequence[str], rows: Iterable[Sequence[Any]], title: str | None = None) -> Table:
     """A table with a header row; cells go through `text`."""
-    grid = Table(*columns, title=title, title_justify="left", title_style="bold")
+    grid = Table(*columns, title=_title(title), title_justify="left", title_style="bold")
     for row in rows:
         grid.add_row(*(text(cell) for cell in row))
     return grid
@@ -187,7 +220,7 @@ def table(columns: Sequence[str], rows: Iterable[Sequence[Any]], title: str | No
 def details(pairs: Iterable[tuple[str, Any]], title: str | None = None) -> Table:
     """A two-column key/value listing."""
     grid = Table.grid(padding=(0, 2))
-    grid.title = title
+    grid.title = _title(title)
     grid.title_justify = "left"
     grid.title_style = "bold"
     grid.add_column(style="bold")
@@ -206,7 +239,7 @@ def stack(*parts: RenderableType | None) -> Group:
             continue
         if shown:
             shown.append(Text(""))
-        shown.append(Text(part) if isinstance(part, str) else part)
+        shown.append(Text(printable(part)) if isinstance(part, str) else part)
     return Group(*shown)
 
 

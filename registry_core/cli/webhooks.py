@@ -15,6 +15,7 @@ from registry_core.cli.output import (
     details,
     done,
     emit,
+    printable,
     stack,
     table,
     when,
@@ -111,7 +112,7 @@ def _fail_unless_delivered(attempt: DeliveryAttempt) -> None:
     """Exit 1 with the receiver's answer on stderr when a send was not accepted."""
     if not attempt.succeeded:
         answer = attempt.error or f"HTTP {attempt.status_code}"
-        typer.echo(f"DELIVERY_FAILED: {attempt.outcome.lower()} ({answer}).", err=True)
+        typer.echo(printable(f"DELIVERY_FAILED: {attempt.outcome.lower()} ({answer})."), err=True)
         raise typer.Exit(EXIT_REGISTRY_ERROR)
 
 

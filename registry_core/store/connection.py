@@ -11,11 +11,16 @@ next call boundary when someone is waiting.
 from __future__ import annotations
 
 import atexit
+import contextlib
+import errno
 import fcntl
 import os
 import random
 import re
+import shutil
+import stat
 import sys
+import tempfile
 import threading
 import time
 import weakref
@@ -25,11 +30,18 @@ from pathlib import Path
 
 import duckdb
 
-from registry_core.errors import RegistryLocked
-from registry_core.store.migrations import migrate
+from registry_core import config
+from registry_core.errors import RegistryLocked, RegistryReadOnly
+from registry_core.store.migrations import SCHEMA_VERSION, current_version, migrate
 
 _LOCK_MARKERS = ("Could not set lock", "Conflicting lock")
 _PID_PATTERN = re.compile(r"\(PID (\d+)\)")
+_LOCK_FILE_PID = re.compile(r"^process (\d+)")
+_OWNER_ONLY = 0o600
+# What opening a file for writing fails with in a folder the process may only read.
+_READ_ONLY_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
+_DUCKDB_NOT_WRITABLE = ("Permission denied", "Read-only file system")
+_DUCKDB_READ_ONLY = "read-only mode"
 _POLL_FIRST = 0.0005
 _POLL_MAX = 0.005
 _DUCKDB_BACKOFF_MAX = 0.1
@@ -43,18 +55,40 @@ def is_lock_error(error: BaseException) -> bool:
 
 
 def process_description(pid: int | str) -> str:
-    """`process PID (command line)`, from /proc when it is readable."""
+    """`process PID (program)`: the program's name from /proc, never its arguments, which can
+    hold secrets (`--secret ...`)."""
     try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-        command = " ".join(part.decode(errors="replace") for part in raw.split(b"\0") if part)
-    except OSError:
-        command = ""
-    return f"process {pid} ({command[:200]})" if command else f"process {pid}"
+        program = Path(f"/proc/{int(pid)}/comm").read_text(errors="replace").strip()
+    except (OSError, ValueError):
+        program = ""
+    return f"process {pid} ({program})" if program else f"process {pid}"
 
 
-def _duckdb_lock_holder(error: BaseException) -> str:
-    match = _PID_PATTERN.search(str(error))
+def _holder(pattern: re.Pattern[str], text: str) -> str:
+    """The process a lock names, described afresh from its pid alone: whatever else the text
+    holds (an older version wrote whole command lines into the lock file) is never repeated."""
+    match = pattern.search(text)
     return process_description(match.group(1)) if match else "another process"
+
+
+def _create_owner_only(db_path: Path) -> None:
+    """Create an empty DuckDB file that only its owner can read. DuckDB creates files with the
+    umask's permissions, so the file is made in a private folder, then linked into place. A
+    file another process created meanwhile is kept; on a filesystem without hard links, DuckDB
+    creates the file itself."""
+    staging = Path(tempfile.mkdtemp(prefix=f".{db_path.name}.", dir=db_path.parent))
+    try:
+        fresh = staging / db_path.name
+        duckdb.connect(str(fresh)).close()
+        fresh.chmod(_OWNER_ONLY)
+        with contextlib.suppress(OSError):
+            os.link(fresh, db_path)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _open_lock_file(path: str) -> int:
+    return os.open(path, os.O_RDWR | os.O_CREAT, _OWNER_ONLY)
 
 
 def _flock(fd: int, operation: int) -> bool:
@@ -89,6 +123,8 @@ class ConnectionManager:
         self._turn_fd: int | None = None
         self._waiters_fd: int | None = None
         self._opens = 0
+        self._db_mode = _OWNER_ONLY
+        self._read_only = False
 
     @property
     def is_open(self) -> bool:
@@ -106,6 +142,10 @@ class ConnectionManager:
             conn = self._acquire()
             try:
                 yield conn
+            except duckdb.Error as error:
+                if self._read_only and _DUCKDB_READ_ONLY in str(error):
+                    raise self._not_writable("it can be read, not changed") from error
+                raise
             finally:
                 self._release()
 
@@ -127,6 +167,7 @@ class ConnectionManager:
             finally:
                 self._in_transaction = False
             conn.execute("COMMIT")
+            self._protect_wal()
 
     @contextmanager
     def session(self) -> Iterator[None]:
@@ -204,11 +245,20 @@ class ConnectionManager:
     def _open(self) -> duckdb.DuckDBPyConnection:
         deadline = time.monotonic() + self.lock_timeout
         self.db_path.parent.mkdir(parents=True, exist_ok=True)
-        self._take_turn(deadline)
+        self._read_only = not self._take_turn(deadline)
         try:
+            if not self._read_only and not self.db_path.exists():
+                _create_owner_only(self.db_path)
             conn = self._connect(deadline)
             try:
+                self._db_mode = stat.S_IMODE(os.stat(self.db_path).st_mode)
+                if self._read_only and current_version(conn) < SCHEMA_VERSION:
+                    raise self._not_writable(
+                        f"its schema needs an upgrade to version {SCHEMA_VERSION}: open it once "
+                        "with write access"
+                    )
                 migrate(conn)
+                self._protect_wal()
             except BaseException:
                 conn.close()
                 raise
@@ -219,24 +269,42 @@ class ConnectionManager:
         self._opens += 1
         return conn
 
+    def _protect_wal(self) -> None:
+        """Give the WAL, which DuckDB creates with the umask's permissions, the database's."""
+        with contextlib.suppress(FileNotFoundError, PermissionError):  # none now; another user's
+            os.chmod(f"{self.db_path}.wal", self._db_mode)
+
     def _connect(self, deadline: float) -> duckdb.DuckDBPyConnection:
         """Open DuckDB, waiting out processes that hold the file without taking turns."""
         backoff = _POLL_MAX
         while True:
             try:
-                return duckdb.connect(str(self.db_path))
+                return duckdb.connect(str(self.db_path), read_only=self._read_only)
             except duckdb.Error as error:
+                if not self._read_only and any(m in str(error) for m in _DUCKDB_NOT_WRITABLE):
+                    self._read_only = True
+                    continue
                 if not is_lock_error(error):
                     raise
                 if time.monotonic() >= deadline:
-                    raise self._locked(_duckdb_lock_holder(error)) from error
+                    raise self._locked(_holder(_PID_PATTERN, str(error))) from error
                 time.sleep(random.uniform(backoff / 2, backoff))
                 backoff = min(backoff * 2, _DUCKDB_BACKOFF_MAX)
 
-    def _take_turn(self, deadline: float) -> None:
+    def _take_turn(self, deadline: float) -> bool:
+        """Take this process's turn through the lock file; False, taking none, when the lock
+        files cannot be written (a read-only registry, which is then opened read-only)."""
         if self._turn_fd is None:
-            self._turn_fd = os.open(f"{self.db_path}.lock", os.O_RDWR | os.O_CREAT, 0o644)
-            self._waiters_fd = os.open(f"{self.db_path}.waiters", os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                self._turn_fd = _open_lock_file(f"{self.db_path}.lock")
+                self._waiters_fd = _open_lock_file(f"{self.db_path}.waiters")
+            except OSError as error:
+                if self._turn_fd is not None:
+                    os.close(self._turn_fd)
+                    self._turn_fd = None
+                if error.errno in _READ_ONLY_ERRNOS:
+                    return False
+                raise
         pause = self._yield_until - time.monotonic()
         if pause > 0:
             time.sleep(pause)
@@ -244,6 +312,7 @@ class ConnectionManager:
             self._wait_for_turn(deadline)
         os.ftruncate(self._turn_fd, 0)
         os.pwrite(self._turn_fd, process_description(os.getpid()).encode(), 0)
+        return True
 
     def _wait_for_turn(self, deadline: float) -> None:
         assert self._turn_fd is not None and self._waiters_fd is not None
@@ -252,8 +321,8 @@ class ConnectionManager:
             backoff = _POLL_FIRST
             while not _flock(self._turn_fd, fcntl.LOCK_EX):
                 if time.monotonic() >= deadline:
-                    holder = os.pread(self._turn_fd, 400, 0).decode(errors="replace").strip()
-                    raise self._locked(holder or "another process")
+                    text = os.pread(self._turn_fd, 100, 0).decode(errors="replace")
+                    raise self._locked(_holder(_LOCK_FILE_PID, text))
                 time.sleep(random.uniform(backoff / 2, backoff))
                 backoff = min(backoff * 2, _POLL_MAX)
         finally:
@@ -269,6 +338,12 @@ class ConnectionManager:
                 fcntl.flock(self._waiters_fd, fcntl.LOCK_UN)
             return False
         return True
+
+    def _not_writable(self, consequence: str) -> RegistryReadOnly:
+        return RegistryReadOnly(
+            f"The registry {self.db_path} is read-only for this process (its folder or file is "
+            f"not writable): {consequence}."
+        )
 
     def _locked(self, holder: str) -> RegistryLocked:
         return RegistryLocked(
@@ -291,7 +366,11 @@ _SHARED_LOCK = threading.Lock()
 
 def shared_manager(db_path: Path, idle_seconds: float, lock_timeout: float) -> ConnectionManager:
     """The one manager per file and settings in this process, so clients share a connection."""
-    key = (db_path, idle_seconds, lock_timeout)
+    key = (
+        db_path,
+        config.setting("idle_timeout", idle_seconds),
+        config.setting("lock_timeout", lock_timeout),
+    )
     with _SHARED_LOCK:
         manager = _SHARED.get(key)
         if manager is None:

@@ -163,7 +163,7 @@ class DuckDBStore(ModelRegistryStore):
         return row
 
     def _model_id(self, conn: duckdb.DuckDBPyConnection, name: str) -> int:
-        return self._model_row(conn, check.model_name(name))[0]
+        return self._model_row(conn, check.model_name(name, existing=True))[0]
 
     @staticmethod
     def _touch_model(conn: duckdb.DuckDBPyConnection, model_id: int, when: int) -> None:
@@ -310,7 +310,7 @@ class DuckDBStore(ModelRegistryStore):
         ]
 
     def _registered_model(self, conn: duckdb.DuckDBPyConnection, name: str) -> RegisteredModel:
-        check.model_name(name)
+        check.model_name(name, existing=True)
         row = conn.execute(
             "SELECT id, name, description, creation_timestamp, last_updated_timestamp "
             "FROM registered_models WHERE name = ?",
@@ -338,6 +338,7 @@ class DuckDBStore(ModelRegistryStore):
         run_id: str | None = None,
     ) -> None:
         """Append to the history and, in the same transaction, to the webhook outbox."""
+        actor, reason = check.actor(actor), check.reason(reason)
         conn.execute(
             "INSERT INTO history (id, model_id, model_name, version, event, from_version, "
             "from_stage, to_stage, alias, actor, reason, timestamp) "
@@ -949,9 +950,10 @@ class DuckDBStore(ModelRegistryStore):
         return row[0] if row else None
 
     def get_version_at(self, name: str, stage_or_alias: str, timestamp: int) -> ModelVersion | None:
+        when = check.timestamp(timestamp)
         with self.manager.connection() as conn:
             model_id = self._model_id(conn, name)
-            number = self._holder_at(conn, model_id, stage_or_alias, int(timestamp))
+            number = self._holder_at(conn, model_id, stage_or_alias, when)
             if number is None:
                 return None
             found = self._versions(conn, "mv.vkey = ?", [version_key(model_id, number)], name=name)

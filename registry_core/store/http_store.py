@@ -13,6 +13,7 @@ import abc
 import dataclasses
 import hashlib
 import inspect
+import json
 import os
 import random
 import tempfile
@@ -192,6 +193,17 @@ class HttpArtifacts:
         return True
 
 
+def _encodable(field: str, value: Any) -> Any:
+    """`value` when JSON can carry it; else the typed error the server would give."""
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        raise InvalidParameterValue(
+            f"Invalid request: {field}: a {type(value).__name__} cannot be sent as JSON."
+        ) from None
+    return value
+
+
 def _chunks(path: Path) -> Iterator[bytes]:
     with path.open("rb") as handle:
         while chunk := handle.read(CHUNK_SIZE):
@@ -278,7 +290,7 @@ class HttpStore(RegistryStore):
 
     def _call(self, endpoint: Endpoint, arguments: dict[str, Any]) -> Any:
         body = {
-            param.field: param.codec.encode(arguments[param.name])
+            param.field: _encodable(param.field, param.codec.encode(arguments[param.name]))
             for param in endpoint.params
             if arguments.get(param.name) is not None
         }
@@ -286,7 +298,9 @@ class HttpStore(RegistryStore):
         if endpoint.http == "GET":
             options: dict[str, Any] = {"params": body}
         else:
-            options = {"json": body}
+            # MLflow's JSON: NaN metric values travel as NaN, which httpx's encoder refuses.
+            options = {"content": json.dumps(body).encode()}
+            headers["content-type"] = "application/json"
         response = self._transport.send(
             lambda: self._transport.http.build_request(
                 endpoint.http, endpoint.path, headers=headers, **options

@@ -109,7 +109,7 @@ class AttemptResult(NamedTuple):
 def _webhook_from_row(row: Sequence[Any]) -> Webhook:
     return Webhook(
         name=row[0],
-        url=row[1],
+        url=wcheck.redacted(row[1]),  # a subscription made before credentials were refused
         events=tuple(json.loads(row[2])),
         description=row[3],
         status=row[4],

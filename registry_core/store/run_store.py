@@ -29,7 +29,7 @@ from registry_core.store.connection import ConnectionManager
 from registry_core.store.filter_sql import plan_search
 
 RUN_STATUSES = ("RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED")
-_RUN_ID = re.compile(r"^[A-Za-z0-9][\w-]{0,255}$")
+_RUN_ID = re.compile(r"[A-Za-z0-9][\w-]{0,255}")
 _RUN_COLUMNS = (
     "r.run_id, r.run_name, r.status, r.start_time, r.end_time, r.code_version, "
     "r.data_fingerprint, r.source_info, r.experiment_id::VARCHAR, r.user_id"
@@ -42,7 +42,7 @@ _EXPERIMENT_COLUMNS = (
 
 def valid_run_id(value: Any) -> str:
     """A run id: letters, digits, `_` and `-` (uuid4 hex when the registry makes one)."""
-    if not isinstance(value, str) or not _RUN_ID.match(value):
+    if not isinstance(value, str) or not _RUN_ID.fullmatch(value):
         raise InvalidParameterValue(f"Invalid run id {value!r}.")
     return value
 
@@ -86,8 +86,11 @@ class DuckDBRunStore:
         user_id: str | None = None,
     ) -> Run:
         rid = uuid.uuid4().hex
+        name = check.run_name(run_name)
         clean_tags = check.tags(tags)
-        started = start_time if start_time is not None else now_ms()
+        started = (
+            check.timestamp(start_time, "Run start time") if start_time is not None else now_ms()
+        )
         experiment = self._experiment_key(experiment_id)
         with self.manager.transaction() as conn:
             self._require_experiment(conn, experiment)
@@ -97,7 +100,7 @@ class DuckDBRunStore:
                 "VALUES (?, ?, 'RUNNING', ?, NULL, ?, NULL, ?, ?, ?)",
                 [
                     rid,
-                    run_name,
+                    name,
                     started,
                     code_version,
                     json.dumps(source_info or {}),
@@ -138,11 +141,13 @@ class DuckDBRunStore:
         if status is not None:
             changes["status"] = run_status(status)
             if changes["status"] != "RUNNING":
-                changes["end_time"] = end_time if end_time is not None else now_ms()
+                changes["end_time"] = (
+                    now_ms() if end_time is None else check.timestamp(end_time, "Run end time")
+                )
         elif end_time is not None:
-            changes["end_time"] = end_time
+            changes["end_time"] = check.timestamp(end_time, "Run end time")
         if run_name is not None:
-            changes["run_name"] = run_name
+            changes["run_name"] = check.run_name(run_name)
         with self.manager.transaction() as conn:
             self._require_run(conn, run_id)
             if changes:
@@ -160,15 +165,18 @@ class DuckDBRunStore:
         tags: dict[str, Any] | None = None,
     ) -> None:
         """Params, metrics and tags of a run in one transaction; a param never changes value."""
-        clean_params = {check.tag_key(k): check.tag_value(k, v) for k, v in (params or {}).items()}
+        clean_params = {
+            check.tag_key(k, "param"): check.tag_value(k, v, "param")
+            for k, v in (params or {}).items()
+        }
         clean_tags = check.tags(tags)
         rows = [
             [
                 run_id,
-                check.tag_key(m.key),
+                check.tag_key(m.key, "metric"),
                 check.metric_value(m.key, m.value),
-                int(m.step),
-                int(m.timestamp),
+                check.metric_step(m.step),
+                check.timestamp(m.timestamp, "Metric timestamp"),
             ]
             for m in metrics
         ]
@@ -300,7 +308,7 @@ class DuckDBRunStore:
             raise InvalidParameterValue(
                 f"Experiment name must be a non-empty string, got {name!r}."
             )
-        check.tag_key(name)
+        check.plain("Experiment name", name)
         clean_tags = check.tags(tags)
         with self.manager.transaction() as conn:
             if conn.execute("SELECT 1 FROM experiments WHERE name = ?", [name]).fetchone():

@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from registry_core.errors import InvalidParameterValue
+from registry_core.validation import UNSAFE_IN_NAMES
 from registry_core.webhooks.entities import DELIVERY_STATUSES, FORMATS, WEBHOOK_STATUSES
 from registry_core.webhooks.signing import secret_key
 
@@ -15,7 +16,9 @@ ENV_ALLOW_HTTP = "MODEL_REGISTRY_WEBHOOK_ALLOW_HTTP"
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 MAX_URL_LENGTH = 2048
 MAX_LIMIT = 1000
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
+# The userinfo of an authority: after `scheme://`, everything up to the last `@` before the path.
+_CREDENTIALS = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}")
 
 
 def http_allowed_by_env() -> bool:
@@ -25,7 +28,7 @@ def http_allowed_by_env() -> bool:
 
 def webhook_name(name: Any) -> str:
     """A name of letters, digits, `_`, `.` and `-` (at most 128), starting alphanumeric."""
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise InvalidParameterValue(
             f"Invalid webhook name {name!r}: use letters, digits, '_', '.' and '-' (up to 128)."
         )
@@ -33,24 +36,38 @@ def webhook_name(name: Any) -> str:
 
 
 def webhook_url(url: Any, allow_http: bool = False) -> str:
-    """An https URL, or http to localhost, or any http URL when allowed explicitly."""
+    """An https URL, or http to localhost, or any http URL when allowed explicitly; never with
+    credentials in it (`user:password@`), which every listing would then show."""
     if not isinstance(url, str) or not url or len(url) > MAX_URL_LENGTH:
         raise InvalidParameterValue(f"Invalid webhook URL {url!r}.")
+    shown = redacted(url)
+    if UNSAFE_IN_NAMES.search(url):
+        raise InvalidParameterValue(f"Webhook URL {shown!r} contains a control character.")
     try:
         parts = urlsplit(url)
         host = parts.hostname
         _ = parts.port
     except ValueError:
-        raise InvalidParameterValue(f"Invalid webhook URL {url!r}.") from None
+        raise InvalidParameterValue(f"Invalid webhook URL {shown!r}.") from None
+    if "@" in parts.netloc:
+        raise InvalidParameterValue(
+            f"Webhook URL {shown!r} carries credentials: remove them, and let the receiver "
+            "check the signature of a webhook secret (--secret) instead."
+        )
     if parts.scheme not in ("https", "http") or not host:
-        raise InvalidParameterValue(f"Webhook URL {url!r} must be https://host/...")
+        raise InvalidParameterValue(f"Webhook URL {shown!r} must be https://host/...")
     local = host in LOCAL_HOSTS
     if parts.scheme == "http" and not (local or allow_http or http_allowed_by_env()):
         raise InvalidParameterValue(
-            f"Webhook URL {url!r} is plain http: use https, or set {ENV_ALLOW_HTTP}=1 "
+            f"Webhook URL {shown!r} is plain http: use https, or set {ENV_ALLOW_HTTP}=1 "
             "(or allow_http=True) for a trusted network."
         )
     return url
+
+
+def redacted(url: str) -> str:
+    """`url` with any credentials before its host replaced by `***`, for display."""
+    return _CREDENTIALS.sub(r"\1***@", url)
 
 
 def _choice(kind: str, value: Any, choices: tuple[str, ...]) -> str:

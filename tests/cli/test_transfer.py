@@ -300,6 +300,9 @@ def test_dump_values_the_api_refuses_are_refused(cli, tmp_path: Path) -> None:
         ("registered_models", {"name": "a/b"}, "must not contain '/'"),
         ("registered_model_aliases", {"alias": "latest"}, "is reserved"),
         ("model_versions", {"source": "s3://bucket/model"}, "scheme 's3' is not allowed"),
+        ("registered_models", {"name": "bad/name"}, "must not contain '/'"),
+        ("registered_model_tags", {"key": "\x1b[31mteam"}, "control or bidirectional"),
+        ("run_params", {"value": "x" * 5001}, "Value of param"),
     ]
     for index, (table, changes, message) in enumerate(cases):
         forged = tmp_path / f"forged-{index}"
@@ -311,6 +314,7 @@ def test_dump_values_the_api_refuses_are_refused(cli, tmp_path: Path) -> None:
         assert refused.stderr.startswith("INVALID_PARAMETER_VALUE: The export's " + table), table
         assert message in refused.stderr, table
         assert list(RegistryClient(target).search_registered_models()) == []
+        assert RegistryClient(target).artifacts.digests() == set(), table  # nothing copied
 
 
 def test_a_local_source_becomes_the_artifact_uri(cli, tmp_path: Path) -> None:
