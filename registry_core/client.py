@@ -106,7 +106,9 @@ class RegistryClient:
         self._store = DuckDBStore(manager)
         self._runs = DuckDBRunStore(manager)
         self._webhooks = OutboxStore(manager)
-        self.artifacts = ArtifactStore(self.location.artifact_root)
+        self.artifacts = ArtifactStore(
+            self.location.artifact_root, self.location.artifact_owner(manager.registry_id)
+        )
 
     @property
     def registry_uri(self) -> str:

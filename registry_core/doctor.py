@@ -63,6 +63,11 @@ def examine(client: RegistryClient, progress: Progress | None = None) -> DoctorR
         *_artifact_findings(client, users, progress),
         *_production_findings(client, versions),
     ]
+    ownership = client.artifacts.ownership_problem()
+    if ownership is not None:
+        findings.append(
+            Finding("artifact folder", str(client.artifacts.root), ownership, INVALID_STATE)
+        )
     with transfer_sql.connection_manager(client).connection() as conn:
         schema = current_version(conn)
     if schema != SCHEMA_VERSION:

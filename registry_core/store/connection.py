@@ -26,7 +26,7 @@ from pathlib import Path
 import duckdb
 
 from registry_core.errors import RegistryLocked
-from registry_core.store.migrations import migrate
+from registry_core.store.migrations import migrate, registry_id
 
 _LOCK_MARKERS = ("Could not set lock", "Conflicting lock")
 _PID_PATTERN = re.compile(r"\(PID (\d+)\)")
@@ -73,6 +73,7 @@ class ConnectionManager:
         self.db_path = db_path
         self.idle_seconds = idle_seconds
         self.lock_timeout = lock_timeout
+        self._registry_id: str | None = None
         self._reset_state()
         _MANAGERS.add(self)
 
@@ -97,6 +98,13 @@ class ConnectionManager:
     def opens(self) -> int:
         """How many times this manager opened the file; lets tests and benchmarks see reuse."""
         return self._opens
+
+    def registry_id(self) -> str:
+        """The id stored in the file, read once per opening (the file may have been replaced)."""
+        with self.connection() as conn:
+            if self._registry_id is None:
+                self._registry_id = registry_id(conn)
+            return self._registry_id
 
     @contextmanager
     def connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -209,6 +217,7 @@ class ConnectionManager:
             raise
         self._opened_at = time.monotonic()
         self._opens += 1
+        self._registry_id = None
         return conn
 
     def _connect(self, deadline: float) -> duckdb.DuckDBPyConnection:

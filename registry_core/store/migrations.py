@@ -175,6 +175,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX webhook_delivery_attempts_delivery "
         "ON webhook_delivery_attempts (delivery_id)",
     ),
+    # 4: the registry's own id, which its artifact folder records as its owner.
+    (
+        "CREATE TABLE registry_meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)",
+        "INSERT INTO registry_meta VALUES ('registry_id', gen_random_uuid()::VARCHAR)",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -184,6 +189,11 @@ VERSION_KEY_FACTOR = 2**32
 def version_key(model_id: int, version: int) -> int:
     """The single-column key of a model version."""
     return model_id * VERSION_KEY_FACTOR + version
+
+
+def registry_id(conn: duckdb.DuckDBPyConnection) -> str:
+    """The id the registry file was given when it was created (or first migrated)."""
+    return conn.execute("SELECT value FROM registry_meta WHERE key = 'registry_id'").fetchone()[0]
 
 
 def current_version(conn: duckdb.DuckDBPyConnection) -> int:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from registry_core.client import RegistryClient
+from registry_core.store.migrations import SCHEMA_VERSION
 from registry_core.transfer import export_registry
 from tests.cli.conftest import MODEL, invoke_cli
 
@@ -55,7 +56,7 @@ def test_round_trip_into_an_empty_registry_is_identical(
     assert exported.exit_code == 0, exported.stderr
     written = manifest(dump)
     assert exported.json["rows"] == {name: t["rows"] for name, t in written["tables"].items()}
-    assert written["format_version"] == 1 and written["schema_version"] == 3
+    assert written["format_version"] == 1 and written["schema_version"] == SCHEMA_VERSION
     assert written["tables"]["model_versions"]["rows"] == 4
     assert len(written["artifacts"]) == 4
 
@@ -340,7 +341,7 @@ def test_a_dump_of_an_older_schema_imports(cli, client: RegistryClient, tmp_path
     assert now["history"] == exported["history"]
 
     for name, change in (
-        ("newer", {"schema_version": 4}),
+        ("newer", {"schema_version": SCHEMA_VERSION + 1}),
         ("unknown table", {"tables": {**data["tables"], "users; --": data["tables"]["runs"]}}),
         (
             "unknown column",
