@@ -385,8 +385,11 @@ def measure(client: RegistryClient, op: Op, iterations: int, mode: str) -> Resul
     )
 
 
-def run_mode(source: Path, shape: Shape, iterations: int, mode: str) -> list[Result]:
-    """Every operation against a fresh copy of the registry, in one client mode."""
+def run_mode(
+    source: Path, shape: Shape, iterations: int, mode: str, console: Console
+) -> list[Result]:
+    """Every operation against a fresh copy of the registry, in one client mode, with a line
+    per operation as it finishes (the full run takes minutes)."""
     with tempfile.TemporaryDirectory(prefix="registry-bench-") as scratch:
         path = Path(scratch) / "registry.duckdb"
         shutil.copyfile(source, path)
@@ -399,11 +402,16 @@ def run_mode(source: Path, shape: Shape, iterations: int, mode: str) -> list[Res
             if op.filter_string is not None
         }
         results = []
-        for op in operations:
+        for done, op in enumerate(operations, start=1):
             result = measure(client, op, iterations, mode)
             if op.filter_string is not None:
                 result = replace(result, rows_matched=matched[op.filter_string])
             results.append(result)
+            console.print(
+                f"[{mode} {done}/{len(operations)}] {op.name}: p50 {result.p50_ms} ms",
+                markup=False,
+                highlight=False,
+            )
         client.close()
     return results
 
@@ -487,7 +495,7 @@ def main(argv: list[str] | None = None) -> None:
     shape = Shape(args.models, args.versions_per_model)
     info = machine()
     source, population = cached_registry(shape, args.out.parent, console)
-    results = [r for mode in MODES for r in run_mode(source, shape, args.iterations, mode)]
+    results = [r for mode in MODES for r in run_mode(source, shape, args.iterations, mode, console)]
     load_after = [round(x, 2) for x in os.getloadavg()]
     report = {
         "machine": {**info, "load_average_after": load_after},

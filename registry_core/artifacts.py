@@ -3,24 +3,30 @@
 Artifacts live at `<root>/<sha[:2]>/<sha>` and are written atomically: bytes go to a uniquely
 named file under `<root>/.tmp/`, are fsynced, then renamed onto the final name, so a crash never
 leaves a partial file under a final name.
+
+A registry's folder records its owner in `<root>/registry-owner.json` (the id stored in the
+registry file), written on the first write; a write or a garbage collection into a folder that
+another registry owns is refused, so no registry can delete the files another one points at.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import re
 import tempfile
 import time
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import unquote, urlsplit
 
 from registry_core.errors import (
+    ArtifactFolderConflict,
     ArtifactIntegrityError,
     InvalidParameterValue,
     ResourceDoesNotExist,
@@ -29,6 +35,7 @@ from registry_core.validation import UNSAFE_IN_NAMES
 
 ARTIFACT_SCHEME = "artifacts"
 TMP_DIR_NAME = ".tmp"
+OWNER_FILE_NAME = "registry-owner.json"
 CHUNK_SIZE = 1024 * 1024
 STALE_TEMP_SECONDS = 3600.0
 ALLOWED_SOURCES = (
@@ -55,6 +62,18 @@ class ArtifactRef:
         return f"{ARTIFACT_SCHEME}:/{self.sha256}"
 
 
+@dataclass(frozen=True)
+class ArtifactOwner:
+    """The registry a folder belongs to: its file, its id (read from the file when first needed)
+    and, from before each registry file had a folder of its own, the folder it used then
+    (`legacy_root`) and the other files that may still point into this one (`legacy_sharers`)."""
+
+    registry_file: Path
+    registry_id: Callable[[], str]
+    legacy_root: Path | None = None
+    legacy_sharers: Callable[[], list[Path]] = list
+
+
 def is_sha256(value: str) -> bool:
     """True when `value` is a 64-character lowercase hex digest, the only accepted spelling."""
     return _SHA256_RE.fullmatch(value) is not None
@@ -63,8 +82,9 @@ def is_sha256(value: str) -> bool:
 class ArtifactStore:
     """Stores immutable blobs under their sha256 so identical content is kept once."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, owner: ArtifactOwner | None = None) -> None:
         self._root = Path(root)
+        self._owner = owner
 
     @property
     def root(self) -> Path:
@@ -75,6 +95,88 @@ class ArtifactStore:
     def tmp_dir(self) -> Path:
         """Where writes are staged before being renamed onto their final name."""
         return self._root / TMP_DIR_NAME
+
+    @property
+    def owner_file(self) -> Path:
+        """Where the folder records the registry it belongs to."""
+        return self._root / OWNER_FILE_NAME
+
+    def ownership_problem(self) -> str | None:
+        """Why this registry may not write into or collect from the folder; None when it may
+        (always, for a store that was given no owner, such as an export's)."""
+        if self._owner is None:
+            return None
+        recorded = self._recorded_owner()
+        if recorded is None:
+            sharers = self._owner.legacy_sharers()
+            if sharers and next(self._stored_files(), None) is not None:
+                return self._shared_problem(sharers)
+            return None
+        ours = self._owner.registry_id()
+        if recorded.get("registry_id") != ours:
+            return (
+                f"it belongs to registry {recorded.get('registry_id')} "
+                f"({recorded.get('registry_file')}), not to {ours} ({self._owner.registry_file}), "
+                f"as {self.owner_file} records. If that registry is gone and nothing needs its "
+                "files, delete the record to let this registry take the folder over"
+            )
+        return None
+
+    def _recorded_owner(self) -> dict[str, str] | None:
+        """The folder's owner record, None when it has none."""
+        try:
+            recorded = json.loads(self.owner_file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as error:
+            raise ArtifactFolderConflict(
+                f"Cannot read the owner record {self.owner_file}: {error}."
+            ) from None
+        if not isinstance(recorded, dict):
+            raise ArtifactFolderConflict(f"The owner record {self.owner_file} is not an object.")
+        return recorded
+
+    def _shared_problem(self, sharers: list[Path]) -> str:
+        names = ", ".join(path.name for path in sharers)
+        folder = sharers[0].parent
+        return (
+            f"it has no owner record, and {names} in {folder} may point at its files: before "
+            "each registry file had an artifact folder of its own, every .duckdb file of a "
+            "folder used artifacts/. Give each of them its own folder first, a copy for one "
+            f"that holds models (cp -r {self._root}/. {folder}/NAME.artifacts/) or an empty one "
+            f"for one that does not (mkdir {folder}/NAME.artifacts)"
+        )
+
+    def claim(self, action: str, record: bool = True) -> None:
+        """Refuse `action` (a write, a gc) unless the folder is this registry's, and, with
+        `record`, record it as this registry's when it records no owner yet."""
+        problem = self.ownership_problem()
+        if problem is not None:
+            raise ArtifactFolderConflict(f"Cannot {action} {self._root}: {problem}.")
+        if not record or self._owner is None or self.owner_file.exists():
+            return
+        _make_dir(self.tmp_dir)
+        entry = {
+            "registry_id": self._owner.registry_id(),
+            "registry_file": str(self._owner.registry_file),
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        fd, tmp_name = tempfile.mkstemp(dir=self.tmp_dir, prefix="owner-", suffix=".part")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                json.dump(entry, out, indent=2)
+                out.write("\n")
+                out.flush()
+                os.fsync(out.fileno())
+            try:
+                # A hard link never replaces a record another process wrote meanwhile.
+                os.link(tmp_name, self.owner_file)
+            except FileExistsError:
+                self.claim(action, record=False)
+            else:
+                _fsync_dir(self._root)
+        finally:
+            Path(tmp_name).unlink(missing_ok=True)
 
     def path_for(self, sha256: str) -> Path:
         """The final path of a digest, refusing anything but 64 lowercase hex characters."""
@@ -91,6 +193,7 @@ class ArtifactStore:
     def put_bytes(self, data: bytes) -> ArtifactRef:
         """Store `data` and return its reference; storing the same bytes again only refreshes
         the file's mtime, which keeps it inside the garbage collector's grace period."""
+        self.claim("write into")
         ref = ArtifactRef(hashlib.sha256(data).hexdigest(), len(data))
         if self.verify(ref.sha256) is None:
             os.utime(self.path_for(ref.sha256))
@@ -101,6 +204,7 @@ class ArtifactStore:
         """Stream a file into the store, hashing it in chunks so large files never sit in memory."""
         if not Path(path).exists():
             raise ResourceDoesNotExist(f"Cannot store {str(path)!r}: no such file.")
+        self.claim("write into")
         with open(path, "rb") as source:
             return self._store_stream(source)
 
@@ -117,7 +221,7 @@ class ArtifactStore:
         try:
             data = path.read_bytes()
         except FileNotFoundError as exc:
-            raise ArtifactIntegrityError(_missing_message(sha256, path)) from exc
+            raise ArtifactIntegrityError(self._missing_message(sha256, path)) from exc
         actual = hashlib.sha256(data).hexdigest()
         if actual != sha256:
             raise ArtifactIntegrityError(_mismatch_message(sha256, actual, path))
@@ -129,10 +233,23 @@ class ArtifactStore:
         try:
             actual = _hash_file(path)
         except FileNotFoundError:
-            return _missing_message(sha256, path)
+            return self._missing_message(sha256, path)
         if actual != sha256:
             return _mismatch_message(sha256, actual, path)
         return None
+
+    def _missing_message(self, sha256: str, path: Path) -> str:
+        """The integrity message for an artifact whose file is gone, pointing at the folder this
+        registry used before it had one of its own when the file is there."""
+        message = f"Artifact {sha256} is missing: no file at {path}."
+        legacy = self._owner.legacy_root if self._owner else None
+        if legacy is not None and (legacy / sha256[:2] / sha256).is_file():
+            message += (
+                f" It is in {legacy}, the folder every .duckdb file of {legacy.parent} used "
+                f"before each had its own: copy that folder's files here "
+                f"(cp -r {legacy}/. {self._root}/ && rm -f {self.owner_file})."
+            )
+        return message
 
     def digests(self) -> set[str]:
         """The digests of every file stored under a final name."""
@@ -154,11 +271,13 @@ class ArtifactStore:
     ) -> list[ArtifactRef]:
         """Remove (or, in a dry run, only list) every stored artifact whose digest is unreferenced.
 
-        With `grace_seconds`, files modified more recently are kept too: a writer stores its
+        Refused (ArtifactFolderConflict) when the folder belongs to another registry. With
+        `grace_seconds`, files modified more recently are kept too: a writer stores its
         artifact before the row that points at it. Staging files older than an hour are removed
         too, but are not part of the returned list (they have no digest); list them beforehand
         with `stale_temp_files()`.
         """
+        self.claim("collect garbage in", record=not dry_run)
         cutoff = None if grace_seconds is None else time.time() - grace_seconds
         unreferenced: list[ArtifactRef] = []
         for path in self._stored_files():
@@ -244,11 +363,6 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def _missing_message(sha256: str, path: Path) -> str:
-    """The integrity message for an artifact whose file is gone."""
-    return f"Artifact {sha256} is missing: no file at {path}."
 
 
 def _mismatch_message(expected: str, actual: str, path: Path) -> str:

@@ -279,6 +279,10 @@ class RegistryClient:
         """The schema version the registry's file is at."""
         return self._store.schema_version()
 
+    def artifact_folder_problem(self) -> str | None:
+        """Why the artifact folder belongs to another registry (gc and writes refuse), or None."""
+        return self._store.artifact_folder_problem()
+
     # -- experiments and runs: lineage ---------------------------------------------------
 
     def create_experiment(
@@ -466,11 +470,15 @@ class RegistryClient:
         return self._store.gc(dry_run, grace_seconds)
 
     def export_registry(
-        self, directory: str | os.PathLike[str], progress: Progress | None = None
+        self,
+        directory: str | os.PathLike[str],
+        progress: Progress | None = None,
+        include_secrets: bool = False,
     ) -> ExportSummary:
-        """Dump every model, version, run, history entry and artifact into a new folder; from a
-        server, the dump is made there in one snapshot and streamed here."""
-        return self._store.export_registry(os.fspath(directory), progress)
+        """Dump every model, version, run, history entry, artifact and webhook subscription into
+        a new folder (signing secrets only with `include_secrets`); from a server, the dump is
+        made there in one snapshot and streamed here."""
+        return self._store.export_registry(os.fspath(directory), progress, include_secrets)
 
     def import_registry(
         self,

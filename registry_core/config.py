@@ -5,10 +5,12 @@ from __future__ import annotations
 import getpass
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from registry_core.artifacts import ArtifactOwner
 from registry_core.errors import InvalidParameterValue
 
 ENV_URI = "MODEL_REGISTRY_URI"
@@ -18,6 +20,8 @@ ENV_LOCK_TIMEOUT = "MODEL_REGISTRY_LOCK_TIMEOUT"
 ENV_TOKEN = "MODEL_REGISTRY_TOKEN"
 DEFAULT_URI = "./.registry/"
 DB_FILENAME = "registry.duckdb"
+DEFAULT_ARTIFACTS_DIRNAME = "artifacts"
+ARTIFACTS_SUFFIX = ".artifacts"
 DEFAULT_IDLE_SECONDS = 0.25
 DEFAULT_LOCK_TIMEOUT = 30.0
 
@@ -40,7 +44,31 @@ class RegistryLocation:
 
     @property
     def artifact_root(self) -> Path:
-        return self.root / "artifacts"
+        """`artifacts/` beside the default `registry.duckdb`, `<name>.artifacts/` beside any
+        other `<name>.duckdb`: every registry file has a folder of its own."""
+        if self.db_path.name == DB_FILENAME:
+            return self.root / DEFAULT_ARTIFACTS_DIRNAME
+        return self.root / (self.db_path.stem + ARTIFACTS_SUFFIX)
+
+    def artifact_owner(self, registry_id: Callable[[], str]) -> ArtifactOwner:
+        """What the artifact folder checks before a write or a gc: which registry it belongs to,
+        and, from before each file had its own folder, who may share it."""
+        default = self.db_path.name == DB_FILENAME
+        return ArtifactOwner(
+            registry_file=self.db_path,
+            registry_id=registry_id,
+            legacy_root=None if default else self.root / DEFAULT_ARTIFACTS_DIRNAME,
+            legacy_sharers=self._legacy_sharers if default else list,
+        )
+
+    def _legacy_sharers(self) -> list[Path]:
+        """The other `.duckdb` files of the folder without an artifact folder of their own: until
+        each file had one, every `.duckdb` file of a folder kept its artifacts in `artifacts/`."""
+        return sorted(
+            path
+            for path in self.root.glob("*.duckdb")
+            if path != self.db_path and not (self.root / (path.stem + ARTIFACTS_SUFFIX)).is_dir()
+        )
 
 
 def chosen_uri(registry_uri: str | os.PathLike[str] | None = None) -> str:

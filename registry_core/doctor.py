@@ -62,6 +62,9 @@ def examine(client: RegistryClient, progress: Progress | None = None) -> DoctorR
         *_artifact_findings(client, users, progress),
         *_production_findings(client, versions),
     ]
+    ownership = client.artifact_folder_problem()
+    if ownership is not None:
+        findings.append(Finding("artifact folder", client.registry_uri, ownership, INVALID_STATE))
     schema = client.schema_version()
     if schema != SCHEMA_VERSION:
         findings.append(

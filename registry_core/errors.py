@@ -62,6 +62,13 @@ class ArtifactIntegrityError(RegistryError):
     error_code = DATA_LOSS
 
 
+class ArtifactFolderConflict(RegistryError):
+    """An artifact folder belongs to another registry, or may hold files another registry file
+    references, so this registry must neither write into it nor collect garbage from it."""
+
+    error_code = INVALID_STATE
+
+
 class UntrustedModelError(RegistryError):
     """A model file needs a type or a format the loader was not told to trust."""
 

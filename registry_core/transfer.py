@@ -6,6 +6,8 @@ Layout of a dump folder:
                                 table its columns, row count and the sha256 of its file;
                                 per artifact its sha256 and size
     tables/<table>.jsonl        one JSON object per row, keys named as the columns
+    webhooks.jsonl              one JSON object per webhook subscription, its secret only when
+                                asked for (the file is then readable by its owner only)
     artifacts/<sha[:2]>/<sha>   the artifact files, content-addressed as in a registry
 
 The manifest is written last, so a folder without one is an interrupted export. An import into
@@ -15,7 +17,9 @@ and history ids and resolves conflicting model names and run ids as asked. Every
 are checked first, then artifacts are verified and copied, then every row is loaded in one
 transaction, checked against the registry's invariants, and committed or rolled back whole. A
 dump of an older schema version imports too: a table or column it lacks is left empty or at its
-default.
+default. Webhook subscriptions import with fresh ids and receive the events recorded after the
+import; one that signed its deliveries but comes without its secret is imported DISABLED.
+Delivery history is not exported.
 """
 
 from __future__ import annotations
@@ -49,13 +53,17 @@ from registry_core.store.migrations import (
     version_key,
 )
 from registry_core.store.run_store import valid_run_id
-from registry_core.store.transfer_sql import TABLES, TableSpec
+from registry_core.store.transfer_sql import TABLES, WEBHOOK_FIELDS, TableSpec
+from registry_core.webhooks import events as webhook_events
+from registry_core.webhooks import validation as wcheck
+from registry_core.webhooks.entities import WEBHOOK_DISABLED
 
 FORMAT_NAME = "dagster-model-registry-export"
 FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.json"
 TABLES_DIR = "tables"
 ARTIFACTS_DIR = "artifacts"
+WEBHOOKS_FILE = "webhooks.jsonl"
 BATCH_ROWS = 5000
 ON_CONFLICT: tuple[str, ...] = ("fail", "skip", "overwrite")
 
@@ -93,6 +101,8 @@ class ExportSummary:
     rows: dict[str, int]
     artifacts: int
     artifact_bytes: int
+    webhooks: int = 0
+    secrets_left_out: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -107,6 +117,10 @@ class ImportSummary:
     skipped_runs: tuple[str, ...] = ()
     overwritten_models: tuple[str, ...] = ()
     overwritten_runs: tuple[str, ...] = ()
+    webhooks: int = 0
+    disabled_webhooks: tuple[str, ...] = ()
+    skipped_webhooks: tuple[str, ...] = ()
+    overwritten_webhooks: tuple[str, ...] = ()
 
 
 def no_progress(task: str, done: int, total: int) -> None:
@@ -121,9 +135,13 @@ def _table_file(directory: Path, table: TableSpec) -> Path:
 
 
 def export_registry(
-    client: RegistryClient, directory: str | os.PathLike[str], progress: Progress | None = None
+    client: RegistryClient,
+    directory: str | os.PathLike[str],
+    progress: Progress | None = None,
+    include_secrets: bool = False,
 ) -> ExportSummary:
-    """Dump every registry row and every artifact they reference into a new, empty folder."""
+    """Dump every registry row, every artifact they reference and the webhook subscriptions
+    (their secrets only with `include_secrets`) into a new, empty folder."""
     report = progress or no_progress
     target = Path(directory)
     prepare_export_dir(target)
@@ -140,6 +158,8 @@ def export_registry(
             tables[table.name] = entry
             done += entry["rows"]
             report("rows", done, total)
+        hooks = sql.read_webhooks(conn)
+    webhooks = _dump_webhooks(hooks, target / WEBHOOKS_FILE, include_secrets)
     artifacts = _export_artifacts(
         client.artifacts, ArtifactStore(target / ARTIFACTS_DIR), digests, report
     )
@@ -151,6 +171,7 @@ def export_registry(
         "source_registry": client.registry_uri,
         "sequences": sequences,
         "tables": tables,
+        "webhooks": webhooks,
         "artifacts": artifacts,
     }
     _write_json_atomically(target / MANIFEST_NAME, manifest)
@@ -160,7 +181,39 @@ def export_registry(
         rows={name: entry["rows"] for name, entry in tables.items()},
         artifacts=len(artifacts),
         artifact_bytes=sum(item["size"] for item in artifacts),
+        webhooks=webhooks["rows"],
+        secrets_left_out=tuple(
+            hook["name"] for hook in hooks if hook["secret"] is not None and not include_secrets
+        ),
     )
+
+
+def _dump_webhooks(
+    hooks: list[dict[str, Any]], path: Path, include_secrets: bool
+) -> dict[str, Any]:
+    """Write the subscriptions as JSON lines; their manifest entry."""
+    digest = hashlib.sha256()
+    with path.open("wb") as out:
+        if include_secrets:
+            os.fchmod(out.fileno(), 0o600)
+        for hook in hooks:
+            record = {
+                **hook,
+                "events": json.loads(hook["events"]),
+                "secret": hook["secret"] if include_secrets else None,
+                "has_secret": hook["secret"] is not None,
+            }
+            data = (json.dumps(record, ensure_ascii=False) + "\n").encode()
+            out.write(data)
+            digest.update(data)
+        out.flush()
+        os.fsync(out.fileno())
+    return {
+        "file": WEBHOOKS_FILE,
+        "rows": len(hooks),
+        "sha256": digest.hexdigest(),
+        "secrets": "included" if include_secrets else "left out",
+    }
 
 
 def prepare_export_dir(target: Path) -> None:
@@ -269,12 +322,14 @@ def import_registry(
     artifacts = {item["sha256"] for item in manifest["artifacts"]}
     models = dict(_column_values(source, manifest, "registered_models", ("id", "name")))
     run_ids = [rid for (rid,) in _column_values(source, manifest, "runs", ("run_id",))]
+    webhooks = _read_webhooks(source, manifest)
+    hook_names = [hook["name"] for hook in webhooks]
     manager = sql.connection_manager(client)
     if on_conflict == "fail":
         # Refuse before copying anything; the transaction below checks again.
         with manager.connection() as conn:
-            if not sql.is_empty(conn):
-                _refuse_conflicts(*_conflicts(conn, models, run_ids))
+            conflicts = _conflicts(conn, models, run_ids) if not sql.is_empty(conn) else ((), ())
+            _refuse_conflicts(*conflicts, tuple(sql.existing_webhook_names(conn, hook_names)))
     # Every value is checked before any artifact is copied; the load below checks again.
     _check_rows(source, manifest, artifacts, client.artifacts.root)
     _import_artifacts(ArtifactStore(source / ARTIFACTS_DIR), client.artifacts, manifest, report)
@@ -290,6 +345,7 @@ def import_registry(
         rows = _load_tables(conn, source, manifest, plan, artifacts, client.artifacts.root, report)
         if plan.identical:
             _restore_sequences(conn, manifest)
+        hook_conflicts = _load_webhooks(conn, webhooks, on_conflict)
         problems = [problem for problem in client.check_consistency() if problem not in before]
         if problems:
             raise InvalidState(
@@ -308,6 +364,14 @@ def import_registry(
         skipped_runs=runs if skipping else (),
         overwritten_models=() if skipping else names,
         overwritten_runs=() if skipping else runs,
+        webhooks=len(webhooks) - (len(hook_conflicts) if skipping else 0),
+        disabled_webhooks=tuple(
+            hook["name"]
+            for hook in webhooks
+            if hook["disabled_for_secret"] and not (skipping and hook["name"] in hook_conflicts)
+        ),
+        skipped_webhooks=hook_conflicts if skipping else (),
+        overwritten_webhooks=() if skipping else hook_conflicts,
     )
 
 
@@ -338,6 +402,7 @@ def read_manifest(directory: Path) -> dict[str, Any]:
         )
     _check_manifest_tables(path, manifest.get("tables"), current=schema == SCHEMA_VERSION)
     _check_manifest_artifacts(path, manifest.get("artifacts"))
+    _check_manifest_webhooks(path, manifest.get("webhooks"))
     sequences = manifest.get("sequences")
     if not isinstance(sequences, dict) or not all(
         isinstance(sequences.get(name), int) for name in sql.SEQUENCES
@@ -404,6 +469,88 @@ def _check_manifest_artifacts(path: Path, artifacts: Any) -> None:
         for item in artifacts
     ):
         raise InvalidParameterValue(f"{path}: 'artifacts' must list sha256 and size per file.")
+
+
+def _check_manifest_webhooks(path: Path, entry: Any) -> None:
+    """A dump from before subscriptions were exported has no entry; any other must be whole."""
+    if entry is None:
+        return
+    if (
+        not isinstance(entry, dict)
+        or entry.get("file") != WEBHOOKS_FILE
+        or not isinstance(entry.get("rows"), int)
+        or not isinstance(entry.get("sha256"), str)
+        or not is_sha256(entry["sha256"])
+    ):
+        raise InvalidParameterValue(f"{path}: 'webhooks' must give file, rows and sha256.")
+
+
+_WEBHOOK_KEYS = frozenset({*WEBHOOK_FIELDS, "has_secret"})
+
+
+def _read_webhooks(source: Path, manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    """The dump's subscriptions, checked as `create_webhook` checks them, ready to insert; one
+    that signed its deliveries but comes without its secret is marked to import DISABLED."""
+    entry = manifest.get("webhooks")
+    if entry is None:
+        return []
+    path = source / WEBHOOKS_FILE
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ArtifactIntegrityError(f"The export is incomplete: {path} is missing.") from None
+    lines = data.splitlines()
+    if hashlib.sha256(data).hexdigest() != entry["sha256"] or len(lines) != entry["rows"]:
+        raise ArtifactIntegrityError(f"{path} does not match the manifest.")
+    hooks = []
+    for number, line in enumerate(lines, start=1):
+        try:
+            hooks.append(_webhook_record(json.loads(line)))
+        except (InvalidParameterValue, ValueError, TypeError) as error:
+            message = error.message if isinstance(error, InvalidParameterValue) else str(error)
+            raise InvalidParameterValue(
+                f"The export's webhooks hold a value this registry refuses ({path} line "
+                f"{number}): {message}"
+            ) from None
+    return hooks
+
+
+def _webhook_record(record: Any) -> dict[str, Any]:
+    """One exported subscription as the row to insert, or an error saying what is wrong."""
+    if not isinstance(record, dict) or set(record) != _WEBHOOK_KEYS:
+        raise InvalidParameterValue(f"expected an object with keys {', '.join(_WEBHOOK_KEYS)}")
+    timestamps = (record["creation_timestamp"], record["last_updated_timestamp"])
+    if not all(isinstance(value, int) and not isinstance(value, bool) for value in timestamps):
+        raise InvalidParameterValue("timestamps must be integers")
+    secret = wcheck.webhook_secret(record["secret"])
+    disabled = bool(record["has_secret"]) and secret is None
+    return {
+        "name": wcheck.webhook_name(record["name"]),
+        "url": wcheck.webhook_url(record["url"]),
+        "events": json.dumps(webhook_events.check_patterns(record["events"])),
+        "secret": secret,
+        "description": check.description(record["description"]),
+        "status": WEBHOOK_DISABLED if disabled else wcheck.webhook_status(record["status"]),
+        "format": wcheck.webhook_format(record["format"]),
+        "creation_timestamp": timestamps[0],
+        "last_updated_timestamp": timestamps[1],
+        "disabled_for_secret": disabled,
+    }
+
+
+def _load_webhooks(
+    conn: duckdb.DuckDBPyConnection, hooks: list[dict[str, Any]], on_conflict: str
+) -> tuple[str, ...]:
+    """Insert the subscriptions, resolving names the registry holds as asked; those names."""
+    taken = tuple(sql.existing_webhook_names(conn, [hook["name"] for hook in hooks]))
+    if on_conflict == "fail":
+        _refuse_conflicts((), (), taken)
+    if on_conflict == "overwrite":
+        sql.delete_webhooks(conn, taken)
+    for hook in hooks:
+        if on_conflict != "skip" or hook["name"] not in taken:
+            sql.insert_webhook(conn, hook)
+    return taken
 
 
 def _verify_table_files(source: Path, manifest: dict[str, Any], report: Progress) -> None:
@@ -522,11 +669,13 @@ def _conflicts(
     return names, tuple(sql.existing_run_ids(conn, run_ids))
 
 
-def _refuse_conflicts(names: tuple[str, ...], runs: tuple[str, ...]) -> None:
-    """RESOURCE_ALREADY_EXISTS naming the conflicting models and runs, if there are any."""
+def _refuse_conflicts(
+    names: tuple[str, ...], runs: tuple[str, ...], webhooks: tuple[str, ...] = ()
+) -> None:
+    """RESOURCE_ALREADY_EXISTS naming the conflicting models, runs and webhooks, if any."""
     held = [
         f"{kind} {_listing(items)}"
-        for kind, items in (("model(s)", names), ("run(s)", runs))
+        for kind, items in (("model(s)", names), ("run(s)", runs), ("webhook(s)", webhooks))
         if items
     ]
     if held:

@@ -747,6 +747,14 @@ ENDPOINTS = Table(
         ),
         _ours(
             "GET",
+            "/admin/artifact-folder",
+            "artifact_folder_problem",
+            reply=One("problem", OPT_STR),
+            role=READER,
+            summary="Why the artifact folder is not this registry's, if it is not.",
+        ),
+        _ours(
+            "GET",
             "/admin/schema-version",
             "schema_version",
             reply=One("schema_version", INT),

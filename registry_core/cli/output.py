@@ -3,6 +3,7 @@ stderr, and progress shown only on a terminal."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import math
@@ -68,7 +69,20 @@ _STATE: ContextVar[CliState] = ContextVar("registry_cli_state")
 class RegistryGroup(TyperGroup):
     """The root command: turns a registry error into `ERROR_CODE: message` and exit code 1, and
     so too a file the registry cannot use (a folder it cannot create, a file that is not DuckDB)
-    instead of a traceback."""
+    instead of a traceback. It also lets every command take `--json` after its own name, and
+    shows flags in help without a value type (Typer labels them `<bool>`)."""
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        root_json = next(param for param in self.params if param.name == JSON_OPTION)
+        for command in _commands(self):
+            if not isinstance(command, TyperGroup):
+                command.params.append(_json_anywhere(root_json))
+            if command is not self:
+                command.get_params = _untyped_flags(command.get_params)
+
+    def get_params(self, ctx: typer.Context) -> list[Any]:
+        return _untyped_flags(super().get_params)(ctx)
 
     def invoke(self, ctx: typer.Context) -> Any:
         try:
@@ -76,6 +90,42 @@ class RegistryGroup(TyperGroup):
         except (RegistryError, OSError, duckdb.Error) as error:
             typer.echo(error_line(error), err=True)
             raise typer.Exit(EXIT_REGISTRY_ERROR) from None
+
+
+JSON_OPTION = "json_output"
+
+
+def _commands(command: Any) -> Iterator[Any]:
+    """A command and every command below it."""
+    yield command
+    for child in getattr(command, "commands", {}).values():
+        yield from _commands(child)
+
+
+def _untyped_flags(get_params: Callable[[typer.Context], list[Any]]) -> Callable[..., list[Any]]:
+    """A command's `get_params` whose flags show no value type in help."""
+
+    def params(ctx: typer.Context) -> list[Any]:
+        found = get_params(ctx)
+        for param in found:
+            if getattr(param, "is_flag", False):
+                param.metavar = ""
+        return found
+
+    return params
+
+
+def _json_anywhere(root_json: Any) -> Any:
+    """The root's `--json` for a subcommand: it switches the invocation to JSON output."""
+
+    def switch(ctx: typer.Context, param: Any, value: bool) -> None:
+        if value:
+            state().json_output = True
+
+    option = copy.copy(root_json)
+    option.expose_value = False
+    option.callback = switch
+    return option
 
 
 def error_line(error: RegistryError | OSError | duckdb.Error) -> str:

@@ -174,7 +174,8 @@ def which(
         ),
     ] = None,
 ) -> None:
-    """The version that holds a stage or alias now, or held it at a past time."""
+    """The version that holds a stage or alias now, or held it at a past time (and where that
+    version is now)."""
     registry = client()
     moment = parse_time(at) if at is not None else None
     if moment is not None:
@@ -189,10 +190,30 @@ def which(
             raise ResourceDoesNotExist(f"No version of {name} is in {target}.")
         mv = found[0]
     emit(
-        {"name": name, "target": target, "at": moment, "model_version": mv},
-        lambda: render_version(
-            mv, f"{target} of {name}" + (f" at {when(moment)}" if moment is not None else "")
+        {"name": name, "target": target, "at": moment, "version": mv.version, "model_version": mv},
+        lambda: (
+            render_version(mv, f"{target} of {name}")
+            if moment is None
+            else render_held(mv, target, moment)
         ),
+    )
+
+
+def render_held(mv: ModelVersion, target: str, moment: int) -> RenderableType:
+    """The version that held a stage or alias at a past time, and where it is now."""
+    return details(
+        [
+            ("Model", mv.name),
+            ("Version", mv.version),
+            ("Held", f"{target} at {when(moment)}"),
+            ("Stage now", mv.current_stage),
+            ("Aliases now", ", ".join(f"@{alias}" for alias in mv.aliases)),
+            ("URI", mv.uri),
+            ("sha256", mv.artifact_sha256),
+            ("Run", mv.run_id),
+            ("Updated", when(mv.last_updated_timestamp)),
+        ],
+        title=f"{target} of {mv.name} at {when(moment)}: version {mv.version}",
     )
 
 

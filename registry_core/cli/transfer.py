@@ -38,16 +38,36 @@ def _rows_table(rows: dict[str, int]) -> RenderableType:
 
 
 @app.command("export")
-def export(directory: DirArg) -> None:
-    """Dump every model, version, run, history entry and artifact into a new folder."""
+def export(
+    directory: DirArg,
+    include_secrets: Annotated[
+        bool,
+        typer.Option(
+            "--include-secrets",
+            help="Also write the webhooks' signing secrets (in plain text, in a file only you "
+            "can read); without them an import leaves signed webhooks DISABLED.",
+        ),
+    ] = False,
+) -> None:
+    """Dump every model, version, run, history entry, artifact and webhook subscription into a
+    new folder (not the webhooks' delivery history)."""
     with progress(_LABELS) as report:
-        summary = client().export_registry(directory, report)
+        summary = client().export_registry(directory, report, include_secrets)
+    left_out = (
+        f"Left out the signing secrets of {', '.join(summary.secrets_left_out)}: an import "
+        "leaves them DISABLED until `registry webhooks update NAME --secret ... --status "
+        "ACTIVE` (or export with --include-secrets)."
+        if summary.secrets_left_out
+        else None
+    )
     emit(
         summary,
         lambda: stack(
             _rows_table(summary.rows),
             f"Exported schema version {summary.schema_version} with {summary.artifacts} "
-            f"artifact file(s) ({summary.artifact_bytes} bytes) to {summary.directory}.",
+            f"artifact file(s) ({summary.artifact_bytes} bytes) and {summary.webhooks} webhook "
+            f"subscription(s) to {summary.directory}.",
+            left_out,
         ),
     )
 
@@ -60,6 +80,12 @@ def _conflicts(summary: ImportSummary) -> str | None:
             ("Skipped runs", summary.skipped_runs),
             ("Overwrote models", summary.overwritten_models),
             ("Overwrote runs", summary.overwritten_runs),
+            ("Skipped webhooks", summary.skipped_webhooks),
+            ("Overwrote webhooks", summary.overwritten_webhooks),
+            (
+                "DISABLED (no secret in the export; set one, then --status ACTIVE)",
+                summary.disabled_webhooks,
+            ),
         )
         if items
     ]
@@ -74,12 +100,13 @@ def import_(
         typer.Option(
             "--on-conflict",
             case_sensitive=False,
-            help="When a model name or run id already exists: fail (change nothing), skip "
-            "the export's copy, or overwrite the registry's.",
+            help="When a model name, run id or webhook name already exists: fail (change "
+            "nothing), skip the export's copy, or overwrite the registry's.",
         ),
     ] = OnConflict.fail,
 ) -> None:
-    """Load an export: identical into an empty registry, merged into a non-empty one."""
+    """Load an export: identical into an empty registry, merged into a non-empty one; webhook
+    subscriptions receive the events recorded from then on."""
     with progress(_LABELS) as report:
         summary = client().import_registry(directory, on_conflict.value, report)
     emit(
@@ -87,7 +114,7 @@ def import_(
         lambda: stack(
             _rows_table(summary.rows),
             _conflicts(summary),
-            f"Imported {summary.artifacts} artifact file(s) from {summary.directory} "
-            f"({summary.mode}).",
+            f"Imported {summary.artifacts} artifact file(s) and {summary.webhooks} webhook "
+            f"subscription(s) from {summary.directory} ({summary.mode}).",
         ),
     )

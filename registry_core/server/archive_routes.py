@@ -50,11 +50,11 @@ def add_archive_routes(
     """GET `EXPORT_PATH` and POST `IMPORT_PATH` (admin)."""
 
     @app.get(EXPORT_PATH, tags=["Registry"], operation_id="export_registry", summary="Export")
-    def export(request: Request) -> Response:
+    def export(request: Request, include_secrets: bool = False) -> Response:
         require(caller(request), ADMIN)
         work = Path(tempfile.mkdtemp(prefix="registry-export-"))
         try:
-            store.export_registry(str(work / DUMP_DIR))
+            store.export_registry(str(work / DUMP_DIR), include_secrets=include_secrets)
             pack_dump(work / DUMP_DIR, work / "dump.tar")
         except BaseException:
             shutil.rmtree(work, ignore_errors=True)

@@ -369,8 +369,15 @@ class AdminStore(ABC):
     def schema_version(self) -> int: ...
 
     @abstractmethod
-    def export_registry(self, directory: str, progress: Progress | None = None) -> Any:
-        """Dump every row and every artifact they reference into a new folder (one snapshot)."""
+    def artifact_folder_problem(self) -> str | None:
+        """Why the artifact folder is not this registry's to write or collect in, or None."""
+
+    @abstractmethod
+    def export_registry(
+        self, directory: str, progress: Progress | None = None, include_secrets: bool = False
+    ) -> Any:
+        """Dump every row, every artifact they reference and the webhook subscriptions (their
+        signing secrets only with `include_secrets`) into a new folder, in one snapshot."""
 
     @abstractmethod
     def import_registry(

@@ -32,7 +32,7 @@ import duckdb
 
 from registry_core import config
 from registry_core.errors import RegistryLocked, RegistryReadOnly
-from registry_core.store.migrations import SCHEMA_VERSION, current_version, migrate
+from registry_core.store.migrations import SCHEMA_VERSION, current_version, migrate, registry_id
 
 _LOCK_MARKERS = ("Could not set lock", "Conflicting lock")
 _PID_PATTERN = re.compile(r"\(PID (\d+)\)")
@@ -107,6 +107,7 @@ class ConnectionManager:
         self.db_path = db_path
         self.idle_seconds = idle_seconds
         self.lock_timeout = lock_timeout
+        self._registry_id: str | None = None
         self._reset_state()
         _MANAGERS.add(self)
 
@@ -134,6 +135,13 @@ class ConnectionManager:
     def opens(self) -> int:
         """How many times this manager opened the file; lets tests and benchmarks see reuse."""
         return self._opens
+
+    def registry_id(self) -> str:
+        """The id stored in the file, read once per opening (the file may have been replaced)."""
+        with self.connection() as conn:
+            if self._registry_id is None:
+                self._registry_id = registry_id(conn)
+            return self._registry_id
 
     @contextmanager
     def connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -267,6 +275,7 @@ class ConnectionManager:
             raise
         self._opened_at = time.monotonic()
         self._opens += 1
+        self._registry_id = None
         return conn
 
     def _protect_wal(self) -> None:

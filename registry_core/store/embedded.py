@@ -39,7 +39,9 @@ class EmbeddedStore(DuckDBStore, DuckDBRunStore, OutboxStore, DuckDBAdminStore, 
     ) -> None:
         self.location = location
         self.manager = shared_manager(location.db_path, idle_seconds, lock_timeout)
-        self.artifacts = ArtifactStore(location.artifact_root)
+        self.artifacts = ArtifactStore(
+            location.artifact_root, location.artifact_owner(self.manager.registry_id)
+        )
 
     @property
     def uri(self) -> str:
@@ -168,11 +170,13 @@ class EmbeddedStore(DuckDBStore, DuckDBRunStore, OutboxStore, DuckDBAdminStore, 
         with self.manager.connection() as conn:
             conn.execute("CHECKPOINT")
 
-    def export_registry(self, directory: str, progress: Progress | None = None) -> ExportSummary:
+    def export_registry(
+        self, directory: str, progress: Progress | None = None, include_secrets: bool = False
+    ) -> ExportSummary:
         from registry_core.client import RegistryClient
         from registry_core.transfer import export_registry
 
-        return export_registry(RegistryClient(store=self), directory, progress)
+        return export_registry(RegistryClient(store=self), directory, progress, include_secrets)
 
     def import_registry(
         self, directory: str, on_conflict: str = "fail", progress: Progress | None = None
@@ -181,6 +185,9 @@ class EmbeddedStore(DuckDBStore, DuckDBRunStore, OutboxStore, DuckDBAdminStore, 
         from registry_core.transfer import import_registry
 
         return import_registry(RegistryClient(store=self), directory, on_conflict, progress)
+
+    def artifact_folder_problem(self) -> str | None:
+        return self.artifacts.ownership_problem()
 
     def schema_version(self) -> int:
         with self.manager.connection() as conn:

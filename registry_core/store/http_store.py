@@ -228,7 +228,9 @@ class HttpStore(RegistryStore):
     def close(self) -> None:
         self._transport.http.close()
 
-    def export_registry(self, directory: str, progress: Progress | None = None) -> Any:
+    def export_registry(
+        self, directory: str, progress: Progress | None = None, include_secrets: bool = False
+    ) -> Any:
         from registry_core.server.archive_routes import unpack_dump
         from registry_core.transfer import ExportSummary, prepare_export_dir, read_manifest
 
@@ -236,7 +238,10 @@ class HttpStore(RegistryStore):
         prepare_export_dir(target)
         report = progress or (lambda task, done, total: None)
         response = self._transport.send(
-            lambda: self._transport.http.build_request("GET", EXPORT_PATH), stream=True
+            lambda: self._transport.http.build_request(
+                "GET", EXPORT_PATH, params={"include_secrets": include_secrets}
+            ),
+            stream=True,
         )
         with tempfile.TemporaryDirectory(prefix="registry-export-") as work:
             archive = Path(work) / "dump.tar"
@@ -253,12 +258,20 @@ class HttpStore(RegistryStore):
                 response.close()
             unpack_dump(archive, target)
         manifest = read_manifest(target)
+        hooks = manifest.get("webhooks") or {}
+        records = (target / hooks["file"]).read_text().splitlines() if hooks else []
         return ExportSummary(
             directory=str(target),
             schema_version=manifest["schema_version"],
             rows={name: entry["rows"] for name, entry in manifest["tables"].items()},
             artifacts=len(manifest["artifacts"]),
             artifact_bytes=sum(item["size"] for item in manifest["artifacts"]),
+            webhooks=len(records),
+            secrets_left_out=tuple(
+                hook["name"]
+                for hook in map(json.loads, records)
+                if hook.get("has_secret") and hook.get("secret") is None
+            ),
         )
 
     def import_registry(

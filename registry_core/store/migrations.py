@@ -175,7 +175,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX webhook_delivery_attempts_delivery "
         "ON webhook_delivery_attempts (delivery_id)",
     ),
-    # 4: the registry server: MLflow's experiments (runs belong to one; `0` is `Default`), who
+    # 4: the registry's own id, which its artifact folder records as its owner.
+    (
+        "CREATE TABLE registry_meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)",
+        "INSERT INTO registry_meta VALUES ('registry_id', gen_random_uuid()::VARCHAR)",
+    ),
+    # 5: the registry server: MLflow's experiments (runs belong to one; `0` is `Default`), who
     # started a run, access tokens (only a hash of each secret is kept), and the answers to
     # idempotent writes, kept so a retried request gets the first answer instead of a repeat.
     (
@@ -223,6 +228,11 @@ VERSION_KEY_FACTOR = 2**32
 def version_key(model_id: int, version: int) -> int:
     """The single-column key of a model version."""
     return model_id * VERSION_KEY_FACTOR + version
+
+
+def registry_id(conn: duckdb.DuckDBPyConnection) -> str:
+    """The id the registry file was given when it was created (or first migrated)."""
+    return conn.execute("SELECT value FROM registry_meta WHERE key = 'registry_id'").fetchone()[0]
 
 
 def current_version(conn: duckdb.DuckDBPyConnection) -> int:

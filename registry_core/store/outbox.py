@@ -76,6 +76,19 @@ def record_event(
     )
 
 
+def delete_webhook_rows(conn: duckdb.DuckDBPyConnection, webhook_id: int) -> None:
+    """Delete a subscription with its deliveries, their attempts and its test events, inside the
+    caller's transaction."""
+    conn.execute(
+        "DELETE FROM webhook_delivery_attempts WHERE delivery_id IN "
+        "(SELECT id FROM webhook_deliveries WHERE webhook_id = ?)",
+        [webhook_id],
+    )
+    conn.execute("DELETE FROM webhook_deliveries WHERE webhook_id = ?", [webhook_id])
+    conn.execute("DELETE FROM webhook_events WHERE webhook_id = ?", [webhook_id])
+    conn.execute("DELETE FROM webhooks WHERE id = ?", [webhook_id])
+
+
 @dataclass(frozen=True)
 class Claim:
     """A delivery leased to one deliverer, with everything needed to send one attempt.
@@ -233,15 +246,7 @@ class OutboxStore:
     def delete_webhook(self, name: str) -> None:
         """Remove a subscription with its deliveries and their history."""
         with self.manager.transaction() as conn:
-            webhook_id = self._webhook_id(conn, name)
-            conn.execute(
-                "DELETE FROM webhook_delivery_attempts WHERE delivery_id IN "
-                "(SELECT id FROM webhook_deliveries WHERE webhook_id = ?)",
-                [webhook_id],
-            )
-            conn.execute("DELETE FROM webhook_deliveries WHERE webhook_id = ?", [webhook_id])
-            conn.execute("DELETE FROM webhook_events WHERE webhook_id = ?", [webhook_id])
-            conn.execute("DELETE FROM webhooks WHERE id = ?", [webhook_id])
+            delete_webhook_rows(conn, self._webhook_id(conn, name))
 
     # -- fan-out and leases --------------------------------------------------------------
 

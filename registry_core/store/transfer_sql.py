@@ -14,6 +14,7 @@ import duckdb
 
 from registry_core.errors import InvalidParameterValue
 from registry_core.store.connection import ConnectionManager
+from registry_core.store.outbox import delete_webhook_rows
 
 if TYPE_CHECKING:
     from registry_core.client import RegistryClient
@@ -270,3 +271,51 @@ def delete_runs(conn: duckdb.DuckDBPyConnection, run_ids: Sequence[str]) -> None
         conn.execute(
             f"DELETE FROM {table} WHERE run_id IN (SELECT unnest(?::VARCHAR[]))", [list(run_ids)]
         )
+
+
+# Webhook subscriptions travel as their fields, not as rows: ids and the outbox cursor are the
+# registry's own, and a secret only when asked for.
+WEBHOOK_FIELDS: tuple[str, ...] = (
+    "name",
+    "url",
+    "events",
+    "secret",
+    "description",
+    "status",
+    "format",
+    "creation_timestamp",
+    "last_updated_timestamp",
+)
+
+
+def read_webhooks(conn: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """Every subscription by name, `events` as the stored JSON text."""
+    rows = conn.execute(f"SELECT {', '.join(WEBHOOK_FIELDS)} FROM webhooks ORDER BY name")
+    return [dict(zip(WEBHOOK_FIELDS, row, strict=True)) for row in rows.fetchall()]
+
+
+def existing_webhook_names(conn: duckdb.DuckDBPyConnection, names: Sequence[str]) -> list[str]:
+    """The names among `names` that already belong to a subscription."""
+    rows = conn.execute(
+        "SELECT name FROM webhooks WHERE name IN (SELECT unnest(?::VARCHAR[])) ORDER BY name",
+        [list(names)],
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
+def delete_webhooks(conn: duckdb.DuckDBPyConnection, names: Sequence[str]) -> None:
+    """Delete subscriptions with their deliveries and delivery history."""
+    for (webhook_id,) in conn.execute(
+        "SELECT id FROM webhooks WHERE name IN (SELECT unnest(?::VARCHAR[]))", [list(names)]
+    ).fetchall():
+        delete_webhook_rows(conn, webhook_id)
+
+
+def insert_webhook(conn: duckdb.DuckDBPyConnection, webhook: dict[str, Any]) -> None:
+    """Add a subscription that receives the events recorded from now on."""
+    conn.execute(
+        f"INSERT INTO webhooks (id, {', '.join(WEBHOOK_FIELDS)}, event_cursor) "
+        f"SELECT nextval('webhook_id_seq'), {', '.join('?' for _ in WEBHOOK_FIELDS)}, "
+        "(SELECT coalesce(max(id), 0) FROM webhook_events)",
+        [webhook[field] for field in WEBHOOK_FIELDS],
+    )

@@ -106,6 +106,22 @@ def test_which_now_and_in_the_past(cli) -> None:
     assert cli("which", MODEL, "None").exit_code == 1
 
 
+def test_which_at_shows_the_past_holder_and_where_it_is_now(cli) -> None:
+    """Regression (issue 16): the row showed the version's current stage under a heading about
+    the past, e.g. `Archived` for what was in Production then."""
+    before = next_millisecond()
+    assert cli("transition", MODEL, "3", "Production", "--archive-existing").exit_code == 0
+
+    past = cli("which", MODEL, "Production", "--at", str(before))
+    assert past.exit_code == 0, past.stderr
+    lines = {line.split()[0]: line for line in past.stdout.splitlines() if line.strip()}
+    assert "Production of churn at " in past.stdout and ": version 2" in past.stdout
+    assert lines["Held"].split()[1] == "Production"
+    assert lines["Stage"].split()[-1] == "Archived"
+    data = cli("which", MODEL, "Production", "--at", str(before), json_output=True).json
+    assert (data["version"], data["model_version"]["current_stage"]) == ("2", "Archived")
+
+
 def test_rollback(cli, client: RegistryClient) -> None:
     rolled = cli("rollback", MODEL, "--reason", "v2 regressed", "--actor", "dave", json_output=True)
     assert rolled.exit_code == 0

@@ -9,9 +9,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 from registry_core.client import RegistryClient
 from registry_core.store.migrations import SCHEMA_VERSION
 from registry_core.transfer import export_registry
+from registry_core.webhooks import generate_secret
 from tests.cli.conftest import MODEL, invoke_cli
 
 
@@ -350,7 +353,7 @@ def test_a_dump_of_an_older_schema_imports(cli, client: RegistryClient, tmp_path
     assert now["history"] == exported["history"]
 
     for name, change in (
-        ("newer", {"schema_version": 4}),
+        ("newer", {"schema_version": SCHEMA_VERSION + 1}),
         ("unknown table", {"tables": {**data["tables"], "users; --": data["tables"]["runs"]}}),
         (
             "unknown column",
@@ -360,3 +363,92 @@ def test_a_dump_of_an_older_schema_imports(cli, client: RegistryClient, tmp_path
         (dump / "manifest.json").write_text(json.dumps({**data, **change}))
         refused = invoke_cli(tmp_path / "refused", "import", str(dump))
         assert refused.stderr.startswith("INVALID_PARAMETER_VALUE: "), name
+
+
+def _subscribe(client: RegistryClient) -> str:
+    """A signed CI/CD webhook and an unsigned one; the signed one's secret."""
+    secret = generate_secret()
+    client.create_webhook(
+        "deploy", "https://ci.example.com/hook", ["model_version.*"], secret=secret
+    )
+    client.create_webhook("audit", "http://localhost:9/audit", ["*"], description="all events")
+    return secret
+
+
+def test_webhooks_export_without_secrets_and_import_disabled(
+    cli, client: RegistryClient, tmp_path: Path
+) -> None:
+    secret = _subscribe(client)
+    dump = tmp_path / "dump"
+    exported = cli("export", str(dump))
+    assert exported.exit_code == 0, exported.stderr
+    assert "Left out the signing secrets of deploy" in exported.stdout
+    assert manifest(dump)["webhooks"]["rows"] == 2
+    dumped = (dump / "webhooks.jsonl").read_text()
+    assert secret not in dumped and '"has_secret": true' in dumped
+
+    restored = tmp_path / "restored"
+    imported = invoke_cli(restored, "import", str(dump), json_output=True)
+    assert imported.exit_code == 0, imported.stderr
+    assert (imported.json["webhooks"], imported.json["disabled_webhooks"]) == (2, ["deploy"])
+    hooks = {hook.name: hook for hook in RegistryClient(restored).list_webhooks()}
+    assert (hooks["deploy"].status, hooks["deploy"].has_secret) == ("DISABLED", False)
+    assert (hooks["audit"].status, hooks["audit"].description) == ("ACTIVE", "all events")
+    assert hooks["deploy"].events == ("model_version.*",)
+    assert hooks["audit"].creation_timestamp == client.get_webhook("audit").creation_timestamp
+
+
+def test_webhooks_export_with_secrets_keeps_them_signed(
+    cli, client: RegistryClient, tmp_path: Path
+) -> None:
+    secret = _subscribe(client)
+    dump = tmp_path / "dump"
+    assert cli("export", str(dump), "--include-secrets").exit_code == 0
+    assert (dump / "webhooks.jsonl").stat().st_mode & 0o777 == 0o600
+    restored = tmp_path / "restored"
+    assert invoke_cli(restored, "import", str(dump)).exit_code == 0
+    target = RegistryClient(restored)
+    assert target.get_webhook("deploy").status == "ACTIVE"
+    target.close()
+    with duckdb.connect(str(restored / "registry.duckdb")) as conn:
+        stored = conn.execute("SELECT secret FROM webhooks WHERE name = 'deploy'").fetchone()
+    assert stored == (secret,)
+
+
+def test_webhook_names_conflict_as_models_do(cli, client: RegistryClient, tmp_path: Path) -> None:
+    _subscribe(client)
+    dump = tmp_path / "dump"
+    assert cli("export", str(dump)).exit_code == 0
+    other = tmp_path / "other"
+    RegistryClient(other).create_webhook("deploy", "https://elsewhere.example.com/", ["*"])
+    refused = invoke_cli(other, "import", str(dump))
+    assert refused.exit_code == 1
+    assert refused.stderr.startswith("RESOURCE_ALREADY_EXISTS: The registry already holds ")
+    assert "webhook(s) deploy" in refused.stderr
+    assert list(RegistryClient(other).search_registered_models()) == []
+
+    skipped = invoke_cli(other, "import", str(dump), "--on-conflict", "skip", json_output=True)
+    assert skipped.json["skipped_webhooks"] == ["deploy"]
+    assert RegistryClient(other).get_webhook("deploy").url == "https://elsewhere.example.com/"
+
+    client.update_webhook("deploy", url="https://changed.example.com/")
+    overwritten = cli("import", str(dump), "--on-conflict", "overwrite", json_output=True)
+    assert overwritten.exit_code == 0, overwritten.stderr
+    assert set(overwritten.json["overwritten_webhooks"]) == {"audit", "deploy"}
+    assert client.get_webhook("deploy").url == "https://ci.example.com/hook"
+
+
+def test_a_forged_webhook_is_refused(cli, client: RegistryClient, tmp_path: Path) -> None:
+    _subscribe(client)
+    dump = tmp_path / "dump"
+    assert cli("export", str(dump)).exit_code == 0
+    path = dump / "webhooks.jsonl"
+    path.write_text(path.read_text().replace("https://ci.example.com/hook", "ftp://ci/hook"))
+    data = manifest(dump)
+    data["webhooks"]["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    (dump / "manifest.json").write_text(json.dumps(data))
+    target = tmp_path / "target"
+    refused = invoke_cli(target, "import", str(dump))
+    assert refused.exit_code == 1
+    assert refused.stderr.startswith("INVALID_PARAMETER_VALUE: The export's webhooks hold")
+    assert RegistryClient(target).list_webhooks() == []
