@@ -32,8 +32,6 @@ from registry_core.uris import ModelUri, RunUri, parse_uri
 from registry_core.webhooks.delivery import WebhookDeliverer
 from registry_core.webhooks.entities import Delivery, DeliveryAttempt, DeliverySummary, Webhook
 
-_ZIP_MAGIC = b"PK\x03\x04"
-
 
 @dataclass(frozen=True)
 class ResolvedModel:
@@ -466,7 +464,7 @@ class RegistryClient:
             raise ResourceDoesNotExist(missing) from None
         if fmt is None:
             with path.open("rb") as handle:
-                fmt = formats.SKOPS if handle.read(4) == _ZIP_MAGIC else formats.PICKLE
+                fmt = formats.detect_format(handle.read(16))
         return {"sha256": digest, "size": size, "format": fmt, "signature": signature}
 
     def _run_exists(self, run_id: str) -> bool:

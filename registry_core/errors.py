@@ -57,3 +57,9 @@ class UntrustedModelError(RegistryError):
     """A model file needs a type or a format the loader was not told to trust."""
 
     error_code = INVALID_PARAMETER_VALUE
+
+
+class MissingDependency(RegistryError):
+    """An optional library the operation needs (a model format's) is not installed."""
+
+    error_code = "FEATURE_DISABLED"
