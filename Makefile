@@ -1,4 +1,5 @@
 # The two commands of the README: `make demo` and `make test`. Both install what they need first.
+# `make demo ARGS=-v` shows Dagster's whole log instead of one line per step.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -25,7 +26,7 @@ lint: install
 
 demo: install
 	mkdir -p $(DAGSTER_HOME)
-	$(PY) -m registry_pipelines.demo
+	$(PY) -m registry_pipelines.demo $(ARGS)
 
 dev: install
 	mkdir -p $(DAGSTER_HOME)
