@@ -14,7 +14,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import dagster as dg
 from pydantic import (
     ConfigDict,
+    Discriminator,
     Field,
+    Tag,
     ValidationError,
     computed_field,
     field_validator,
@@ -205,7 +207,7 @@ class TrainingSpec(_Spec):
                     f"not {inspect.signature(function)}",
                 )
             return self
-        estimator = self.build()
+        estimator = self.build(scaled=False)
         from registry_core.native_formats import native_format_for
 
         if self.scale and native_format_for(estimator) is not None:
@@ -216,7 +218,7 @@ class TrainingSpec(_Spec):
             )
         return self
 
-    def build(self) -> Any:
+    def build(self, scaled: bool = True) -> Any:
         """A fresh, unfitted estimator, behind a StandardScaler when `scale` is set."""
         from sklearn.base import BaseEstimator, clone
         from sklearn.pipeline import Pipeline
@@ -246,7 +248,7 @@ class TrainingSpec(_Spec):
                 f"{self.estimator} gave a {type(estimator).__name__}, not a scikit-learn-style "
                 "estimator with fit and predict",
             )
-        if self.scale:
+        if self.scale and scaled:
             return Pipeline([("scale", StandardScaler()), ("model", estimator)])
         return estimator
 
@@ -279,6 +281,12 @@ class CustomMetric(_Spec):
         if _takes_positional(function, 3):
             return float(function(y_true, y_pred, y_score))
         return float(function(y_true, y_pred))
+
+
+Metric = Annotated[
+    Annotated[str, Tag("builtin")] | Annotated[CustomMetric, Tag("custom")],
+    Discriminator(lambda value: "builtin" if isinstance(value, str) else "custom"),
+]
 
 
 class Threshold(_Spec):
@@ -349,7 +357,7 @@ class ModelSpec(_Spec):
     task: Task
     data: DataSpec
     training: TrainingSpec
-    metrics: list[str | CustomMetric] = Field(min_length=1)
+    metrics: list[Metric] = Field(min_length=1)
     validation: ValidationSpec = Field(default_factory=ValidationSpec)
     promotion: PromotionSpec = Field(default_factory=lambda: PromotionSpec(policy="manual"))
     retrain: RetrainSpec | None = Field(default=None, description="No schedule when absent.")
@@ -477,7 +485,7 @@ def describe(error: ValidationError, raw: object, source: str = "") -> str:
     prefix = f"{source}: " if source else ""
     lines = []
     for problem in error.errors():
-        loc = tuple(problem["loc"])
+        loc = tuple(part for part in problem["loc"] if part not in ("builtin", "custom"))
         message = problem["msg"]
         cause = problem.get("ctx", {}).get("error")
         if problem["type"] == "value_error" and isinstance(cause, ValueError):
