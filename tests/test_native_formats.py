@@ -125,7 +125,7 @@ def test_class_labels_other_than_0_to_n_are_refused(binary) -> None:
     features, target = binary
     labels = np.where(target == 1, "yes", "no")
     model = lgb.LGBMClassifier(n_estimators=2, verbose=-1).fit(features, labels)
-    with pytest.raises(InvalidParameterValue, match="encode the target as 0..n-1"):
+    with pytest.raises(InvalidParameterValue, match=r"encode the target as 0\.\.n-1"):
         formats.dump_model(model, LIGHTGBM_TEXT)
 
 
