@@ -1,4 +1,5 @@
 # The two commands of the README: `make demo` and `make test`. Both install what they need first.
+# `make demo ARGS=-v` shows Dagster's whole log instead of one line per step.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -34,7 +35,7 @@ lint: install
 	$(PY) -m ruff format --check .
 
 demo: install $(DAGSTER_HOME)/dagster.yaml
-	$(PY) -m registry_pipelines.demo
+	$(PY) -m registry_pipelines.demo $(ARGS)
 
 dev: install $(DAGSTER_HOME)/dagster.yaml
 	$(PY) -W '$(SUPERSEDED)' -m dagster dev -w workspace.yaml

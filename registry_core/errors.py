@@ -90,3 +90,9 @@ class PermissionDenied(RegistryError):
 class ModelFileError(InvalidParameterValue):
     """A model file its format's loader cannot read: damaged, not of its format, or over the
     archive limits that guard against decompression bombs."""
+
+
+class MissingDependency(RegistryError):
+    """An optional library the operation needs (a model format's) is not installed."""
+
+    error_code = "FEATURE_DISABLED"

@@ -1,4 +1,5 @@
-"""Model serialisation: skops (safe by default) and pickle via joblib (opt-in only).
+"""Model serialisation: skops (safe by default), XGBoost's and LightGBM's own formats
+(`native_formats`), and pickle via joblib (opt-in only).
 
 The loader, never the file, decides which types are trusted: a skops file lists the types it
 needs, and each must be on the built-in list, be a class defined in scikit-learn, NumPy or SciPy,
@@ -26,11 +27,13 @@ from registry_core.errors import (
     RegistryError,
     UntrustedModelError,
 )
+from registry_core.native_formats import NATIVE_FORMATS, detect_native_format, native_format_for
 
 T = TypeVar("T")
 SKOPS = "skops"
 PICKLE = "pickle"
-FORMATS = (SKOPS, PICKLE)
+FORMATS = (SKOPS, PICKLE, *NATIVE_FORMATS)
+_ZIP_MAGIC = b"PK\x03\x04"
 TRUSTED_TYPES_ENV = "MODEL_REGISTRY_TRUSTED_TYPES"
 TRUSTED_PACKAGES = frozenset({"sklearn", "numpy", "scipy"})
 BUILTIN_TRUSTED_TYPES = frozenset(
@@ -53,13 +56,26 @@ def _skops() -> ModuleType:
 
 
 def default_format(model: object) -> str:
-    """The format to save a model in: skops for scikit-learn estimators, pickle otherwise."""
+    """The format to save a model in: XGBoost's or LightGBM's own for their estimators, skops
+    for other scikit-learn estimators, pickle otherwise."""
+    native = native_format_for(model)
+    if native is not None:
+        return native.name
     return SKOPS if isinstance(model, BaseEstimator) else PICKLE
+
+
+def detect_format(head: bytes) -> str:
+    """The format of a model file from its first bytes: a zip is skops, pickle when unknown."""
+    if head.startswith(_ZIP_MAGIC):
+        return SKOPS
+    return detect_native_format(head) or PICKLE
 
 
 def dump_model(model: object, fmt: str = SKOPS) -> bytes:
     """Serialise a model to bytes in the given format."""
     _check_format(fmt)
+    if fmt in NATIVE_FORMATS:
+        return NATIVE_FORMATS[fmt].dump(model)
     if fmt == SKOPS:
         return _skops().dumps(model)
     buffer = io.BytesIO()
@@ -77,6 +93,8 @@ def load_model_bytes(
     """Deserialise a model, refusing untrusted skops types and, unless allowed, any pickle; a
     file its library cannot read raises `ModelFileError`, whatever the library raised."""
     _check_format(fmt)
+    if fmt in NATIVE_FORMATS:
+        return _read(fmt, lambda: NATIVE_FORMATS[fmt].load(data))
     if fmt == PICKLE:
         if not allow_pickle:
             raise UntrustedModelError(
@@ -179,7 +197,7 @@ def _is_dunder(part: str) -> bool:
 
 
 def _check_format(fmt: str) -> None:
-    """Refuse a format name that is not skops or pickle."""
+    """Refuse a format name that is not one of FORMATS."""
     if fmt not in FORMATS:
         raise InvalidParameterValue(
             f"Unknown model format {fmt!r}; supported formats are {', '.join(FORMATS)}."

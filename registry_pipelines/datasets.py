@@ -1,4 +1,4 @@
-"""Seeded dataset snapshots for the declared models, and their train/test split."""
+"""The shipped demo datasets as seeded snapshots, and every training table's train/test split."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pandas as pd
 from sklearn.datasets import load_wine
 from sklearn.model_selection import train_test_split
 
-from registry_pipelines.specs import DatasetSpec
+from registry_pipelines.specs import DataSpec, Task
 
 WINE_SNAPSHOT_FRACTION = 0.9
 
@@ -20,21 +20,21 @@ def snapshot_seed(key: str) -> int:
     return int.from_bytes(digest[:4], "big") & 0x7FFF_FFFF
 
 
-def load_dataset(spec: DatasetSpec, seed: int) -> pd.DataFrame:
-    """The `seed` snapshot of the spec's dataset: numeric feature columns plus the target column."""
+def load_demo(spec: DataSpec, seed: int) -> pd.DataFrame:
+    """The `seed` snapshot of a demo dataset: numeric feature columns plus the target column."""
     rng = np.random.default_rng(seed)
-    match spec.kind, spec.rows:
+    match spec.demo, spec.rows:
         case "synthetic_churn", int(rows):
             return _churn_table(rows, rng)
         case "sklearn_wine", None:
             return _wine_snapshot(rng)
         case "synthetic_house", int(rows):
             return _house_table(rows, rng)
-    raise ValueError(f"no dataset {spec.kind!r} with rows={spec.rows}")
+    raise ValueError(f"no demo dataset {spec.demo!r} with rows={spec.rows}")
 
 
 def split(
-    frame: pd.DataFrame, spec: DatasetSpec, seed: int
+    frame: pd.DataFrame, spec: DataSpec, task: Task, seed: int
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series, pd.Series]:
     """Hold out `spec.test_size` of the rows, stratified on the target for classification."""
     features = frame.drop(columns=[spec.target])
@@ -44,7 +44,7 @@ def split(
         target,
         test_size=spec.test_size,
         random_state=seed,
-        stratify=target if spec.task == "classification" else None,
+        stratify=target if task == "classification" else None,
     )
     return x_train, x_test, y_train, y_test
 

@@ -1,36 +1,39 @@
-"""The code location: every declared model's lifecycle, the sensors, schedules and jobs."""
+"""The shipped code location: the models under `registry_pipelines/defs/`, loaded by Dagster's
+component tree exactly as a user's project loads its own, plus the jobs and sensors that are
+not per model."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import dagster as dg
 
+import registry_pipelines.defs
+from registry_pipelines.component import ModelLifecycleComponent
+from registry_pipelines.factory import DEFAULT_REGISTRY
 from registry_pipelines.jobs import promotion_job, rollback_job
-from registry_pipelines.lifecycle import build_lifecycle
-from registry_pipelines.resources import RegistryResource
-from registry_pipelines.sensors import build_promotion_sensor
-from registry_pipelines.specs import load_specs
+from registry_pipelines.lifecycle import LIFECYCLE_TAG
+from registry_pipelines.specs import ModelSpec
 from registry_pipelines.webhook_sensor import webhook_sensor
 
-LIFECYCLES = [build_lifecycle(spec) for spec in load_specs()]
+TREE = dg.ComponentTree.from_module(
+    defs_module=registry_pipelines.defs, project_root=Path(__file__).resolve().parent
+)
+SPECS: list[ModelSpec] = TREE.get_all_components(of_type=ModelLifecycleComponent)
 
 all_models_training = dg.define_asset_job(
     "all_models_training",
-    selection=[key for lc in LIFECYCLES for key in lc.keys.training_chain],
+    selection=dg.AssetSelection.tag(LIFECYCLE_TAG, "training"),
     description="Retrain every declared model; steps of different models run in parallel.",
 )
 
-defs = dg.Definitions(
-    assets=[asset for lc in LIFECYCLES for asset in lc.assets],
-    jobs=[
-        *(lc.training_job for lc in LIFECYCLES),
-        *(lc.promotion_job for lc in LIFECYCLES),
-        all_models_training,
-        promotion_job,
-        rollback_job,
-    ],
-    schedules=[lc.schedule for lc in LIFECYCLES],
-    sensors=[build_promotion_sensor(LIFECYCLES), webhook_sensor],
-    resources={"registry": RegistryResource()},
+defs = dg.Definitions.merge(
+    TREE.build_defs(),
+    dg.Definitions(
+        jobs=[all_models_training, promotion_job, rollback_job],
+        sensors=[webhook_sensor],
+        resources={"registry": DEFAULT_REGISTRY},
+    ),
 )
 
 

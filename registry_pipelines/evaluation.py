@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 import numpy as np
+import pandas as pd
 from numpy.typing import ArrayLike
 from sklearn import metrics as skm
 
-from registry_core.metrics import is_better, metric_direction
-from registry_pipelines.specs import TASK_METRICS, ModelSpec, Task
+from registry_pipelines.specs import BUILTIN_METRICS, Direction, FieldProblem, ModelSpec, Task
 
 # Absorbs float noise such as 0.95 - 0.93 = 0.020000000000000018 against a 0.02 tolerance.
 _TOLERANCE_SLACK = 1e-9
@@ -25,9 +26,10 @@ def compute_metrics(
     y_pred: ArrayLike,
     y_score: ArrayLike | None = None,
 ) -> dict[str, float]:
-    """The named metrics as floats: binary for 2 classes, macro for more; roc_auc needs y_score."""
+    """The named built-in metrics as floats: binary for 2 classes, macro for more; roc_auc needs
+    y_score."""
     wanted = list(names)
-    unsupported = [name for name in wanted if name not in TASK_METRICS[task]]
+    unsupported = [name for name in wanted if name not in BUILTIN_METRICS[task]]
     if unsupported:
         raise ValueError(f"unsupported {task} metrics: {', '.join(unsupported)}")
     truth = np.asarray(y_true)
@@ -49,6 +51,30 @@ def compute_metrics(
             scorer = _LABEL_SCORERS[name]
             computed[name] = float(scorer(truth, predicted, zero_division=0, **averaging))
     return computed
+
+
+def model_metrics(
+    spec: ModelSpec, model: Any, features: pd.DataFrame, target: pd.Series
+) -> dict[str, float]:
+    """Every declared metric, built-in and custom, of a fitted (or loaded) model on some rows."""
+    predicted = model.predict(features)
+    scores = None
+    if spec.task == "classification" and callable(getattr(model, "predict_proba", None)):
+        scores = model.predict_proba(features)
+    builtin = [m for m in spec.metrics if isinstance(m, str)]
+    computed = compute_metrics(spec.task, builtin, target, predicted, scores)
+    for index, metric in enumerate(spec.metrics):
+        if isinstance(metric, str):
+            continue
+        try:
+            computed[metric.name] = metric.compute(np.asarray(target), predicted, scores)
+        except FieldProblem:
+            raise
+        except Exception as exc:
+            raise FieldProblem(
+                ("metrics", index, "function"), f"{metric.function} raised {exc!r}"
+            ) from exc
+    return {name: computed[name] for name in spec.metric_names if name in computed}
 
 
 def check_thresholds(spec: ModelSpec, metrics: Mapping[str, float]) -> list[str]:
@@ -89,7 +115,7 @@ def check_regression(
         if value is None or math.isnan(value):
             failures.append(f"{name} is missing from the candidate's evaluation")
             continue
-        worsening = value - reference if metric_direction(name) == "lower" else reference - value
+        worsening = value - reference if spec.directions[name] == "lower" else reference - value
         if worsening > tolerance + _TOLERANCE_SLACK:
             failures.append(
                 f"{name} = {value:.4f} is {worsening:.4f} worse than the champion's "
@@ -99,7 +125,10 @@ def check_regression(
 
 
 def comparison_markdown(
-    candidate: Mapping[str, float], champion: Mapping[str, float] | None, champion_label: str
+    candidate: Mapping[str, float],
+    champion: Mapping[str, float] | None,
+    champion_label: str,
+    directions: Mapping[str, Direction],
 ) -> str:
     """A Markdown table of candidate vs champion per metric, with the delta and which one wins."""
     reference = champion or {}
@@ -114,7 +143,7 @@ def comparison_markdown(
         delta = "—" if value is None or other is None else f"{value - other:+.4f}"
         lines.append(
             f"| {_cell(name)} | {_number(value)} | {_number(other)} | {delta} "
-            f"| {_verdict(name, value, other)} |"
+            f"| {_verdict(directions.get(name), value, other)} |"
         )
     return "\n".join(lines)
 
@@ -141,13 +170,14 @@ def _number(value: float | None) -> str:
     return "—" if value is None else f"{value:.4f}"
 
 
-def _verdict(name: str, value: float | None, other: float | None) -> str:
+def _verdict(direction: Direction | None, value: float | None, other: float | None) -> str:
     """better / worse / same for the candidate, blank when not comparable."""
-    if value is None or other is None:
+    if value is None or other is None or direction is None:
         return ""
     if value == other:
         return "same"
-    return {True: "better", False: "**worse**", None: ""}[is_better(name, value, other)]
+    better = value > other if direction == "higher" else value < other
+    return "better" if better else "**worse**"
 
 
 def _cell(text: str) -> str:

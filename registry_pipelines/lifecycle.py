@@ -1,10 +1,13 @@
 """One model's lifecycle as software-defined assets, built from its spec.
 
-training_data -> trained_model -> evaluation -> registered_version (with validation checks)
--> production_version. Materializations write the registry through `RegistryResource`.
+[upstream asset ->] training_data -> trained_model -> evaluation -> registered_version (with
+validation checks) -> production_version, plus its jobs, schedule and promotion sensor.
+Materializations write the registry through `RegistryResource`; bad input fails the step with
+`model 'name': field: why` before anything is written.
 """
 
 import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,21 +24,25 @@ from registry_core.errors import RegistryError, ResourceAlreadyExists, ResourceD
 from registry_core.fingerprint import fingerprint_data
 from registry_core.loading import load_model
 from registry_core.tracking import git_commit
-from registry_pipelines.datasets import load_dataset, snapshot_seed, split
+from registry_pipelines.datasets import snapshot_seed, split
 from registry_pipelines.evaluation import (
     check_regression,
     comparison_markdown,
-    compute_metrics,
+    model_metrics,
     threshold_failures,
 )
 from registry_pipelines.promotion import promote, promotion_actor
 from registry_pipelines.resources import RegistryResource
-from registry_pipelines.specs import ModelSpec, build_estimator
+from registry_pipelines.sources import from_upstream, read_source, training_table
+from registry_pipelines.specs import FieldProblem, ModelSpec
+from registry_pipelines.training import fit_candidate
 
 ARTIFACT_PATH = "model"
 CHECK_NO_REGRESSION = "no_regression"
 CHECK_ARTIFACT_LOADS = "artifact_loads"
 CHECK_SIGNATURE = "signature_matches"
+LIFECYCLE_TAG = "registry/lifecycle"
+MODEL_METADATA_KEY = "registry/model"
 
 
 @dataclass(frozen=True)
@@ -63,7 +70,7 @@ class ModelLifecycle:
     assets: list[dg.AssetsDefinition]
     training_job: UnresolvedAssetJobDefinition
     promotion_job: UnresolvedAssetJobDefinition
-    schedule: dg.ScheduleDefinition
+    schedule: dg.ScheduleDefinition | None
 
 
 class PromotionConfig(dg.Config):
@@ -117,18 +124,43 @@ def holdout_split(
     spec: ModelSpec, frame: pd.DataFrame
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series, pd.Series]:
     """The snapshot's train/test split, seeded by its fingerprint so every step agrees."""
-    return split(frame, spec.dataset, snapshot_seed(fingerprint_data(frame).sha256))
+    return split(frame, spec.data, spec.task, snapshot_seed(fingerprint_data(frame).sha256))
 
 
-def model_metrics(
-    spec: ModelSpec, model: Any, features: pd.DataFrame, target: pd.Series
-) -> dict[str, float]:
-    """The spec's metrics of a fitted (or loaded) model on some rows."""
-    predicted = model.predict(features)
-    scores = None
-    if spec.task == "classification" and hasattr(model, "predict_proba"):
-        scores = model.predict_proba(features)
-    return compute_metrics(spec.task, spec.metrics, target, predicted, scores)
+@contextlib.contextmanager
+def bad_input(spec: ModelSpec, section: tuple[str, ...] = ()) -> Iterator[None]:
+    """Turn a FieldProblem into a step failure that names the model and the field."""
+    try:
+        yield
+    except FieldProblem as problem:
+        raise dg.Failure(
+            description=f"model {spec.name!r}: {_dotted((*section, *problem.loc))}: "
+            f"{problem.detail}"
+        ) from problem
+
+
+def _dotted(loc: tuple[str | int, ...]) -> str:
+    """`data.target`, `metrics[2].function`."""
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
+
+
+def _library(spec: ModelSpec) -> str:
+    """The kind tag for the model's library: xgboost, lightgbm or sklearn."""
+    path = spec.training.estimator or ""
+    return path.split(".")[0] if path.startswith(("xgboost.", "lightgbm.")) else "sklearn"
+
+
+def _source_description(spec: ModelSpec) -> str:
+    """Where the training data comes from, for the asset's description."""
+    data = spec.data
+    if data.demo:
+        return f"a fresh seeded snapshot of the demo dataset {data.demo}"
+    if data.asset:
+        return f"the upstream asset {data.asset}"
+    if data.path:
+        return f"the files {data.path}"
+    assert data.sql is not None
+    return f"a read-only query on {data.sql.database}"
 
 
 def _float_metadata(metrics: dict[str, float], prefix: str = "") -> dict[str, dg.MetadataValue]:
@@ -160,49 +192,74 @@ def _ensure_registered_model(client: RegistryClient, spec: ModelSpec) -> None:
 
 
 def build_lifecycle(spec: ModelSpec) -> ModelLifecycle:
-    """The assets, jobs and schedule of one model, named under its asset prefix."""
+    """The assets, jobs and schedule (when it retrains) of one model, under its asset prefix."""
     keys = lifecycle_keys(spec)
     group = spec.asset_prefix
-    task_kind = {"sklearn", "duckdb"}
+    task_kind = {_library(spec), "duckdb"}
+    training_tags = {LIFECYCLE_TAG: "training"}
 
-    @dg.asset(
-        key=keys.training_data,
-        group_name=group,
-        kinds={"pandas"},
-        description=f"A fresh seeded snapshot of {spec.dataset.kind} for {spec.name}.",
-    )
-    def training_data(context: dg.AssetExecutionContext) -> dg.Output[pd.DataFrame]:
+    def snapshot(context: dg.AssetExecutionContext, frame: pd.DataFrame) -> dg.Output:
         seed = snapshot_seed(context.run.run_id)
-        frame = load_dataset(spec.dataset, seed)
-        fingerprint = fingerprint_data(frame)
+        with bad_input(spec, ("data",)):
+            table = training_table(frame, spec.data)
+        fingerprint = fingerprint_data(table)
         schema = dg.TableSchema(
-            columns=[dg.TableColumn(name, str(dtype)) for name, dtype in frame.dtypes.items()]
+            columns=[dg.TableColumn(name, str(dtype)) for name, dtype in table.dtypes.items()]
         )
-        return dg.Output(
-            frame,
-            metadata={
-                "dagster/row_count": dg.MetadataValue.int(len(frame)),
-                "dagster/column_schema": schema,
-                "fingerprint": dg.MetadataValue.text(fingerprint.sha256),
-                "snapshot_seed": dg.MetadataValue.int(seed),
-            },
-        )
+        metadata: dict[str, Any] = {
+            "dagster/row_count": dg.MetadataValue.int(len(table)),
+            "dagster/column_schema": schema,
+            "fingerprint": dg.MetadataValue.text(fingerprint.sha256),
+            "source": dg.MetadataValue.text(spec.data.source),
+        }
+        if spec.data.demo:
+            metadata["snapshot_seed"] = dg.MetadataValue.int(seed)
+        return dg.Output(table, metadata=metadata)
+
+    training_data_options: dict[str, Any] = {
+        "key": keys.training_data,
+        "group_name": group,
+        "kinds": {"pandas"},
+        "tags": training_tags,
+        "description": f"The training table of {spec.name}: {_source_description(spec)}.",
+    }
+    upstream = spec.data.asset_key
+    if upstream is not None:
+        upstream_name = upstream.to_user_string()
+
+        @dg.asset(ins={"upstream": dg.AssetIn(upstream)}, **training_data_options)
+        def training_data(context: dg.AssetExecutionContext, upstream: Any) -> dg.Output:
+            with bad_input(spec, ("data",)):
+                frame = from_upstream(upstream, upstream_name)
+            return snapshot(context, frame)
+
+    else:
+
+        @dg.asset(**training_data_options)
+        def training_data(context: dg.AssetExecutionContext) -> dg.Output:
+            with bad_input(spec, ("data",)):
+                frame = read_source(spec.data, snapshot_seed(context.run.run_id))
+            return snapshot(context, frame)
 
     @dg.asset(
         key=keys.trained_model,
         group_name=group,
         kinds=task_kind,
+        tags=training_tags,
         ins={"training_data": dg.AssetIn(keys.training_data)},
-        description=f"A {spec.estimator.class_path} candidate, logged as a registry run.",
+        description=f"A {spec.training.label} candidate, logged as a registry run.",
     )
     def trained_model(
         context: dg.AssetExecutionContext, training_data: pd.DataFrame, registry: RegistryResource
     ) -> dg.Output[dict[str, str]]:
         x_train, _, y_train, _ = holdout_split(spec, training_data)
+        with bad_input(spec):
+            estimator, fmt = fit_candidate(spec, x_train, y_train)
+            train_metrics = model_metrics(spec, estimator, x_train, y_train)
         client = registry.client()
         run = client.create_run(
             run_name=f"{spec.name}-{context.run.run_id[:8]}",
-            tags={"model": spec.name, "estimator": spec.estimator.class_path},
+            tags={"model": spec.name, "estimator": spec.training.label},
             code_version=git_commit(),
             source_info={
                 "dagster_run_id": context.run.run_id,
@@ -210,16 +267,14 @@ def build_lifecycle(spec: ModelSpec) -> ModelLifecycle:
                 "asset_key": keys.trained_model.to_user_string(),
             },
         )
-        estimator = build_estimator(spec).fit(x_train, y_train)
-        train_metrics = model_metrics(spec, estimator, x_train, y_train)
         client.log_batch(
             run.run_id,
             metrics=_run_metrics(train_metrics, "train_"),
-            params={"estimator": spec.estimator.class_path, **spec.estimator.params},
+            params={"estimator": spec.training.label, **spec.training.params},
         )
         client.log_input(run.run_id, training_data, context="training")
         artifact = client.log_model_artifact(
-            run.run_id, estimator, ARTIFACT_PATH, input_example=x_train.head(5)
+            run.run_id, estimator, ARTIFACT_PATH, input_example=x_train.head(5), format=fmt
         )
         client.set_terminated(run.run_id)
         model_uri = f"runs:/{run.run_id}/{artifact.path}"
@@ -229,6 +284,7 @@ def build_lifecycle(spec: ModelSpec) -> ModelLifecycle:
                 "registry_run_id": dg.MetadataValue.text(run.run_id),
                 "model_uri": dg.MetadataValue.text(model_uri),
                 "sha256": dg.MetadataValue.text(artifact.sha256),
+                "format": dg.MetadataValue.text(fmt),
                 **_float_metadata(train_metrics, "train_"),
             },
         )
@@ -237,6 +293,7 @@ def build_lifecycle(spec: ModelSpec) -> ModelLifecycle:
         key=keys.evaluation,
         group_name=group,
         kinds=task_kind,
+        tags=training_tags,
         ins={
             "training_data": dg.AssetIn(keys.training_data),
             "trained_model": dg.AssetIn(keys.trained_model),
@@ -278,7 +335,10 @@ def build_lifecycle(spec: ModelSpec) -> ModelLifecycle:
                 **_float_metadata(metrics),
                 "comparison": dg.MetadataValue.md(
                     comparison_markdown(
-                        metrics, champion_metrics, _champion_label(champion_version)
+                        metrics,
+                        champion_metrics,
+                        _champion_label(champion_version),
+                        spec.directions,
                     )
                 ),
                 "champion": dg.MetadataValue.text(note),
@@ -295,6 +355,8 @@ def build_lifecycle(spec: ModelSpec) -> ModelLifecycle:
         key=keys.registered_version,
         group_name=group,
         kinds=task_kind,
+        tags=training_tags,
+        metadata={MODEL_METADATA_KEY: spec.name},
         ins={
             "training_data": dg.AssetIn(keys.training_data),
             "trained_model": dg.AssetIn(keys.trained_model),
@@ -349,6 +411,7 @@ def build_lifecycle(spec: ModelSpec) -> ModelLifecycle:
                         metrics,
                         evaluation["champion_metrics"],
                         _champion_label(evaluation["champion_version"]),
+                        spec.directions,
                     )
                 ),
             },
@@ -359,6 +422,7 @@ def build_lifecycle(spec: ModelSpec) -> ModelLifecycle:
         key=keys.production_version,
         group_name=group,
         kinds=task_kind,
+        tags={LIFECYCLE_TAG: "promotion"},
         deps=[keys.registered_version],
         description=(
             f"The version of {spec.name} in Production (and @champion). Materializing it "
@@ -400,13 +464,17 @@ def build_lifecycle(spec: ModelSpec) -> ModelLifecycle:
         selection=[keys.production_version],
         description=f"Promote a validated version of {spec.name} to Production.",
     )
-    schedule = dg.ScheduleDefinition(
-        name=f"{spec.asset_prefix}_retraining",
-        cron_schedule=spec.retrain.cron,
-        execution_timezone=spec.retrain.timezone,
-        job=training_job,
-        default_status=dg.DefaultScheduleStatus.RUNNING,
-        description=f"Retrain {spec.name} on a fresh snapshot ({spec.retrain.cron}).",
+    schedule = (
+        dg.ScheduleDefinition(
+            name=f"{spec.asset_prefix}_retraining",
+            cron_schedule=spec.retrain.cron,
+            execution_timezone=spec.retrain.timezone,
+            job=training_job,
+            default_status=dg.DefaultScheduleStatus.RUNNING,
+            description=f"Retrain {spec.name} on fresh training data ({spec.retrain.cron}).",
+        )
+        if spec.retrain
+        else None
     )
     return ModelLifecycle(
         spec=spec,

@@ -1,4 +1,4 @@
-"""The promotion sensor: one promotion run per version whose validation passed.
+"""A model's promotion sensor: one promotion run per version whose validation passed.
 
 It reads only Dagster's event log (registered-version materializations and the check
 evaluations of the same run tied to them), never the registry file, so it does not compete
@@ -15,8 +15,12 @@ import dagster as dg
 from registry_pipelines.lifecycle import ModelLifecycle, PromotionConfig, check_names
 from registry_pipelines.specs import ModelSpec
 
-PROMOTION_SENSOR_NAME = "promotion_sensor"
 _BATCH = 100
+
+
+def promotion_sensor_name(spec: ModelSpec) -> str:
+    """The promotion sensor of one model: `<asset prefix>_promotion_sensor`."""
+    return f"{spec.asset_prefix}_promotion_sensor"
 
 
 def _metadata_value(event: dg.EventLogRecord | dg.EventLogEntry | None, key: str) -> object | None:
@@ -59,63 +63,57 @@ def _reason(record: dg.EventLogRecord, spec: ModelSpec) -> str:
     """The history reason of a promotion: the validating run and the candidate's metrics."""
     metrics = ", ".join(
         f"{name}={value:.4f}"
-        for name in spec.metrics
+        for name in spec.metric_names
         if isinstance(value := _metadata_value(record, name), float)
     )
     return f"validation passed in Dagster run {record.run_id}: {metrics}"
 
 
 def build_promotion_sensor(
-    lifecycles: Sequence[ModelLifecycle], minimum_interval_seconds: int = 5
-) -> dg.SensorDefinition:
-    """The sensor for every model whose promotion policy is `auto`."""
-    auto = [lc for lc in lifecycles if lc.spec.promotion.policy == "auto"]
+    lc: ModelLifecycle, minimum_interval_seconds: int = 5
+) -> dg.SensorDefinition | None:
+    """The sensor of a model whose promotion policy is `auto`; None for any other policy."""
+    if lc.spec.promotion.policy != "auto":
+        return None
+    spec, keys = lc.spec, lc.keys
+    expected = check_names(spec)
+    op_name = keys.production_version.to_python_identifier()
 
     @dg.sensor(
-        name=PROMOTION_SENSOR_NAME,
-        description="Promotes each registered version whose validation checks all passed.",
+        name=promotion_sensor_name(spec),
+        description=f"Promotes each version of {spec.name} whose validation checks all passed.",
         minimum_interval_seconds=minimum_interval_seconds,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        jobs=[lc.promotion_job for lc in auto],
+        jobs=[lc.promotion_job],
     )
     def promotion_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         cursor: dict[str, int] = json.loads(context.cursor) if context.cursor else {}
+        in_production = _production_version(context.instance, keys.production_version)
+        records = context.instance.fetch_materializations(
+            dg.AssetRecordsFilter(
+                asset_key=keys.registered_version, after_storage_id=cursor.get(spec.asset_prefix)
+            ),
+            limit=_BATCH,
+            ascending=True,
+        ).records
         requests = []
-        for lc in auto:
-            spec, keys = lc.spec, lc.keys
-            expected = check_names(spec)
-            in_production = _production_version(context.instance, keys.production_version)
-            records = context.instance.fetch_materializations(
-                dg.AssetRecordsFilter(
-                    asset_key=keys.registered_version,
-                    after_storage_id=cursor.get(spec.asset_prefix),
-                ),
-                limit=_BATCH,
-                ascending=True,
-            ).records
-            for record in records:
-                passed = validation_outcome(context.instance, record, expected)
-                if passed is None:
-                    break
-                cursor[spec.asset_prefix] = record.storage_id
-                version = _metadata_value(record, "version")
-                if not passed or not isinstance(version, int) or version <= in_production:
-                    continue
-                config = PromotionConfig(version=version, reason=_reason(record, spec))
-                requests.append(
-                    dg.RunRequest(
-                        run_key=f"promote:{spec.name}:{version}",
-                        job_name=lc.promotion_job.name,
-                        run_config={
-                            "ops": {
-                                keys.production_version.to_python_identifier(): {
-                                    "config": config.model_dump()
-                                }
-                            }
-                        },
-                        tags={"registry/model": spec.name, "registry/version": str(version)},
-                    )
+        for record in records:
+            passed = validation_outcome(context.instance, record, expected)
+            if passed is None:
+                break
+            cursor[spec.asset_prefix] = record.storage_id
+            version = _metadata_value(record, "version")
+            if not passed or not isinstance(version, int) or version <= in_production:
+                continue
+            config = PromotionConfig(version=version, reason=_reason(record, spec))
+            requests.append(
+                dg.RunRequest(
+                    run_key=f"promote:{spec.name}:{version}",
+                    job_name=lc.promotion_job.name,
+                    run_config={"ops": {op_name: {"config": config.model_dump()}}},
+                    tags={"registry/model": spec.name, "registry/version": str(version)},
                 )
+            )
         return dg.SensorResult(run_requests=requests, cursor=json.dumps(cursor, sort_keys=True))
 
     return promotion_sensor

@@ -28,8 +28,6 @@ from registry_core.webhooks.entities import DeliveryAttempt, DeliverySummary
 if TYPE_CHECKING:
     from registry_core.transfer import ExportSummary, ImportSummary
 
-_ZIP_MAGIC = b"PK\x03\x04"
-
 
 class EmbeddedStore(DuckDBStore, DuckDBRunStore, OutboxStore, DuckDBAdminStore, RegistryStore):
     """A registry in a DuckDB file and an artifact folder, held by this process on demand."""
@@ -127,7 +125,7 @@ class EmbeddedStore(DuckDBStore, DuckDBRunStore, OutboxStore, DuckDBAdminStore, 
             from registry_core import formats
 
             with path.open("rb") as handle:
-                fmt = formats.SKOPS if handle.read(4) == _ZIP_MAGIC else formats.PICKLE
+                fmt = formats.detect_format(handle.read(16))
         return {"sha256": digest, "size": size, "format": fmt, "signature": signature}
 
     def _run_exists(self, run_id: str) -> bool:

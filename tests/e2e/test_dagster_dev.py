@@ -20,12 +20,12 @@ import pytest
 
 from registry_core.client import RegistryClient
 from registry_pipelines.promotion import CHAMPION_ALIAS
-from registry_pipelines.sensors import PROMOTION_SENSOR_NAME
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DAGSTER = Path(sys.executable).with_name("dagster")
 MODEL = "HousePricePredictor"
 PREFIX = "house_price_predictor"
+PROMOTION_SENSOR_NAME = f"{PREFIX}_promotion_sensor"
 CHAIN = [
     [PREFIX, name]
     for name in ("training_data", "trained_model", "evaluation", "registered_version")

@@ -9,12 +9,13 @@ import pandas as pd
 import pytest
 from pandas.api.types import is_numeric_dtype
 
-from registry_pipelines.datasets import load_dataset, snapshot_seed, split
+from registry_pipelines.datasets import load_demo, snapshot_seed, split
+from registry_pipelines.definitions import SPECS as SHIPPED
 from registry_pipelines.evaluation import check_thresholds, compute_metrics
-from registry_pipelines.specs import DATASET_KINDS, build_estimator, load_specs
+from registry_pipelines.specs import DEMO_DATASETS
 
-SPECS = {spec.name: spec for spec in load_specs()}
-DATASETS = {spec.dataset.kind: spec.dataset for spec in SPECS.values()}
+SPECS = {spec.name: spec for spec in SHIPPED}
+DATASETS = {spec.data.demo: spec.data for spec in SPECS.values()}
 SEEDS = [snapshot_seed(f"run-{index}") for index in range(10)]
 
 
@@ -26,15 +27,15 @@ def test_snapshot_seed_is_stable_31_bit_and_key_dependent() -> None:
 
 
 def test_every_kind_has_a_shipped_dataset() -> None:
-    assert set(DATASETS) == set(DATASET_KINDS)
+    assert set(DATASETS) == set(DEMO_DATASETS)
 
 
-@pytest.mark.parametrize("kind", sorted(DATASET_KINDS))
+@pytest.mark.parametrize("kind", sorted(DEMO_DATASETS))
 def test_same_seed_same_frame_new_seed_new_frame(kind: str) -> None:
     spec = DATASETS[kind]
-    frame = load_dataset(spec, 7)
-    pd.testing.assert_frame_equal(frame, load_dataset(spec, 7))
-    assert not frame.equals(load_dataset(spec, 8))
+    frame = load_demo(spec, 7)
+    pd.testing.assert_frame_equal(frame, load_demo(spec, 7))
+    assert not frame.equals(load_demo(spec, 8))
     assert spec.target in frame.columns
     assert all(is_numeric_dtype(dtype) for dtype in frame.dtypes)
     assert not frame.isna().any().any()
@@ -42,7 +43,7 @@ def test_same_seed_same_frame_new_seed_new_frame(kind: str) -> None:
 
 def test_churn_table_columns_and_positive_rate() -> None:
     spec = DATASETS["synthetic_churn"]
-    frame = load_dataset(spec, SEEDS[0])
+    frame = load_demo(spec, SEEDS[0])
     assert len(frame) == spec.rows
     assert {
         "tenure_months",
@@ -57,12 +58,12 @@ def test_churn_table_columns_and_positive_rate() -> None:
     } <= set(frame.columns)
     assert set(frame["churned"].unique()) == {0, 1}
     for seed in SEEDS:
-        assert 0.30 <= load_dataset(spec, seed)["churned"].mean() <= 0.40
+        assert 0.30 <= load_demo(spec, seed)["churned"].mean() <= 0.40
 
 
 def test_wine_snapshot_is_a_90_percent_subsample() -> None:
     spec = DATASETS["sklearn_wine"]
-    first, second = load_dataset(spec, SEEDS[0]), load_dataset(spec, SEEDS[1])
+    first, second = load_demo(spec, SEEDS[0]), load_demo(spec, SEEDS[1])
     assert len(first) == len(second) == 160
     assert not first.duplicated().any()
     assert set(first["target"].unique()) == {0, 1, 2}
@@ -70,7 +71,7 @@ def test_wine_snapshot_is_a_90_percent_subsample() -> None:
 
 def test_house_table_follows_the_formula() -> None:
     spec = DATASETS["synthetic_house"]
-    frame = load_dataset(spec, SEEDS[0])
+    frame = load_demo(spec, SEEDS[0])
     assert list(frame.columns) == ["f1", "f2", "f3", "price"]
     residual = frame["price"] - (2 * frame["f1"] + 3 * frame["f2"] - 0.5 * frame["f3"] + 50)
     assert abs(residual.mean()) < 0.1
@@ -79,21 +80,21 @@ def test_house_table_follows_the_formula() -> None:
 
 def test_split_is_seeded_and_stratified() -> None:
     spec = DATASETS["synthetic_churn"]
-    frame = load_dataset(spec, 3)
-    x_train, x_test, y_train, y_test = split(frame, spec, 3)
+    frame = load_demo(spec, 3)
+    x_train, x_test, y_train, y_test = split(frame, spec, "classification", 3)
     assert len(x_test) == len(y_test) == round(spec.test_size * len(frame))
     assert len(x_train) + len(x_test) == len(frame)
     assert spec.target not in x_train.columns
     assert abs(y_train.mean() - y_test.mean()) < 0.005
-    pd.testing.assert_index_equal(x_test.index, split(frame, spec, 3)[1].index)
+    pd.testing.assert_index_equal(x_test.index, split(frame, spec, "classification", 3)[1].index)
 
 
 @cache
 def _holdout_metrics(name: str, seed: int) -> dict[str, float]:
     """Train the named shipped model on the seed's snapshot and score it on the holdout."""
     spec = SPECS[name]
-    x_train, x_test, y_train, y_test = split(load_dataset(spec.dataset, seed), spec.dataset, seed)
-    model = build_estimator(spec).fit(x_train, y_train)
+    x_train, x_test, y_train, y_test = split(load_demo(spec.data, seed), spec.data, spec.task, seed)
+    model = spec.training.build().fit(x_train, y_train)
     score = model.predict_proba(x_test) if spec.task == "classification" else None
     return compute_metrics(spec.task, spec.metrics, y_test, model.predict(x_test), score)
 

@@ -7,17 +7,20 @@ import math
 import numpy as np
 import pytest
 
+from registry_pipelines.definitions import SPECS
 from registry_pipelines.evaluation import (
     check_regression,
     check_thresholds,
     comparison_markdown,
     compute_metrics,
 )
-from registry_pipelines.specs import ModelSpec, load_specs
+from registry_pipelines.specs import ModelSpec
 
 # churn: accuracy >= 0.90, f1 >= 0.88, may regress 0.03 / 0.04 from the champion
 # house: r2 >= 0.95, rmse <= 1.25, may regress 0.02 / 0.15
-CHURN, _, HOUSE = load_specs()
+CHURN, HOUSE = (
+    next(s for s in SPECS if s.name == n) for n in ("churn-predictor", "HousePricePredictor")
+)
 CLASSIFICATION = ["accuracy", "f1", "precision", "recall", "roc_auc"]
 
 
@@ -157,6 +160,7 @@ def test_comparison_markdown_against_a_champion() -> None:
         {"accuracy": 0.95, "rmse": 1.2, "f1": 0.9},
         {"accuracy": 0.94, "rmse": 1.0, "f1": 0.9, "mae": 0.8},
         "champion v3",
+        {"accuracy": "higher", "rmse": "lower", "f1": "higher", "mae": "lower"},
     )
     assert table.splitlines() == [
         "| metric | candidate | champion v3 | delta | verdict |",
@@ -169,7 +173,7 @@ def test_comparison_markdown_against_a_champion() -> None:
 
 
 def test_comparison_markdown_without_a_champion() -> None:
-    table = comparison_markdown({"r2": 0.99}, None, "no champion | yet")
+    table = comparison_markdown({"r2": 0.99}, None, "no champion | yet", {"r2": "higher"})
     assert table.splitlines() == [
         "| metric | candidate | no champion \\| yet | delta | verdict |",
         "| --- | ---: | ---: | ---: | --- |",

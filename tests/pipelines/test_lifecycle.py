@@ -10,13 +10,19 @@ import dagster as dg
 import pytest
 
 from registry_core.client import RegistryClient
+from registry_pipelines.definitions import SPECS as SHIPPED
 from registry_pipelines.jobs import promotion_job, rollback_job
-from registry_pipelines.lifecycle import ModelLifecycle, build_lifecycle, check_names
+from registry_pipelines.lifecycle import (
+    ModelLifecycle,
+    build_lifecycle,
+    check_names,
+    lifecycle_keys,
+)
 from registry_pipelines.resources import RegistryResource
-from registry_pipelines.sensors import PROMOTION_SENSOR_NAME, build_promotion_sensor
-from registry_pipelines.specs import ModelSpec, load_specs
+from registry_pipelines.sensors import build_promotion_sensor, promotion_sensor_name
+from registry_pipelines.specs import ModelSpec
 
-SPECS = {spec.name: spec for spec in load_specs()}
+SPECS = {spec.name: spec for spec in SHIPPED}
 
 
 @pytest.fixture
@@ -71,7 +77,7 @@ def promote_from(
         resources={"registry": registry},
         selection=[lc.keys.production_version],
         run_config=request.run_config,
-        tags={**request.tags, "dagster/sensor_name": PROMOTION_SENSOR_NAME},
+        tags={**request.tags, "dagster/sensor_name": promotion_sensor_name(lc.spec)},
     )
     assert result.success
     return result
@@ -101,7 +107,7 @@ def test_whole_chain_registers_a_validated_staging_version(
     run = lineage.run
     assert run is not None and run.status == "FINISHED"
     assert run.source_info["dagster_run_id"] == result.run_id
-    assert run.params["estimator"] == lc.spec.estimator.class_path
+    assert run.params["estimator"] == lc.spec.training.estimator
     assert set(lc.spec.validation.thresholds) <= set(run.metrics)
     training = instance.get_latest_materialization_event(lc.keys.training_data)
     fingerprint = training.asset_materialization.metadata["fingerprint"].value
@@ -119,7 +125,7 @@ def test_sensor_promotes_passed_versions_once(
     instance: dg.DagsterInstance, registry: RegistryResource
 ) -> None:
     lc = build_lifecycle(SPECS["HousePricePredictor"])
-    sensor = build_promotion_sensor([lc])
+    sensor = build_promotion_sensor(lc)
     train(lc, instance, registry)
     requests, cursor = evaluate(sensor, instance, None)
     assert [r.run_key for r in requests] == ["promote:HousePricePredictor:1"]
@@ -130,7 +136,7 @@ def test_sensor_promotes_passed_versions_once(
     assert client.get_model_version("HousePricePredictor", 1).current_stage == "Production"
     assert client.get_model_version_by_alias("HousePricePredictor", "champion").version == "1"
     last = client.get_model_version_history("HousePricePredictor")[-1]
-    assert last.actor == f"dagster:{PROMOTION_SENSOR_NAME}"
+    assert last.actor == "dagster:house_price_predictor_promotion_sensor"
     assert "validation passed in Dagster run" in last.reason and "r2=" in last.reason
 
     train(lc, instance, registry)
@@ -156,7 +162,7 @@ def test_failed_validation_is_tagged_and_never_promoted(
         "below the minimum" in mv.tags["validation_reasons"]
         or "above" in (mv.tags["validation_reasons"])
     )
-    requests, _ = evaluate(build_promotion_sensor([lc]), instance, None)
+    requests, _ = evaluate(build_promotion_sensor(lc), instance, None)
     assert requests == []
     assert mv.current_stage == "Staging"
 
@@ -165,7 +171,7 @@ def test_sensor_skips_versions_older_than_production(
     instance: dg.DagsterInstance, registry: RegistryResource
 ) -> None:
     lc = build_lifecycle(SPECS["HousePricePredictor"])
-    sensor = build_promotion_sensor([lc])
+    sensor = build_promotion_sensor(lc)
     train(lc, instance, registry)
     train(lc, instance, registry)
     promote_from(
@@ -236,14 +242,16 @@ def test_manual_promotion_and_rollback_jobs(
 
 
 def test_schedules_target_each_training_chain() -> None:
-    from registry_pipelines.definitions import LIFECYCLES, defs
+    from registry_pipelines.definitions import defs
 
-    for lc in LIFECYCLES:
-        schedule = defs.resolve_schedule_def(f"{lc.spec.asset_prefix}_retraining")
-        assert schedule.cron_schedule == lc.spec.retrain.cron
+    for spec in SHIPPED:
+        schedule = defs.resolve_schedule_def(f"{spec.asset_prefix}_retraining")
+        assert spec.retrain is not None and schedule.cron_schedule == spec.retrain.cron
         assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
         job = defs.resolve_job_def(schedule.job_name)
-        assert set(job.asset_layer.executable_asset_keys) == set(lc.keys.training_chain)
+        assert set(job.asset_layer.executable_asset_keys) == set(
+            lifecycle_keys(spec).training_chain
+        )
 
 
 def test_registry_left_consistent(instance: dg.DagsterInstance, registry: RegistryResource) -> None:

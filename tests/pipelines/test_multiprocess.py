@@ -20,7 +20,8 @@ import pytest
 
 from registry_core.client import RegistryClient
 from registry_core.config import ENV_URI
-from registry_pipelines.definitions import LIFECYCLES, all_models_training_job
+from registry_pipelines.definitions import SPECS, all_models_training_job
+from registry_pipelines.lifecycle import lifecycle_keys
 
 MULTIPROCESS = {
     "execution": {
@@ -91,7 +92,9 @@ def test_all_models_train_in_parallel_against_one_registry(
             assert result.success
             run_id = result.run_id
             expected_steps = {
-                key.to_python_identifier() for lc in LIFECYCLES for key in lc.keys.training_chain
+                key.to_python_identifier()
+                for spec in SPECS
+                for key in lifecycle_keys(spec).training_chain
             }
             succeeded = {e.step_key for e in result.get_step_success_events()}
             assert succeeded == expected_steps
@@ -111,7 +114,7 @@ def test_all_models_train_in_parallel_against_one_registry(
     versions: dict[str, list[tuple[str, str, str | None]]] = defaultdict(list)
     for mv in found:
         versions[mv.name].append((mv.version, mv.current_stage, mv.tags.get("validation")))
-    assert dict(versions) == {lc.spec.name: [("1", "Staging", "passed")] for lc in LIFECYCLES}
-    assert len({mv.run_id for mv in found}) == len(LIFECYCLES)
+    assert dict(versions) == {spec.name: [("1", "Staging", "passed")] for spec in SPECS}
+    assert len({mv.run_id for mv in found}) == len(SPECS)
     assert {mv.tags["dagster_run_id"] for mv in found} == {run_id}
     assert client.check_consistency() == []
