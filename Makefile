@@ -33,6 +33,7 @@ dev: install
 
 bench: install
 	$(PY) bench/registry_ops.py
+	$(PY) bench/ui_pages.py
 
 clean:
 	rm -rf $(VENV) .dagster_home .registry .pytest_cache

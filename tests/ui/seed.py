@@ -4,6 +4,9 @@ aliases, validation outcomes and history; and one token per role."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +15,7 @@ import pandas as pd
 from sklearn.linear_model import LogisticRegression
 
 from registry_core.client import RegistryClient
+from registry_core.config import ENV_ACTOR
 from registry_core.entities import ROLES
 
 CHURN = "churn-predictor"
@@ -68,8 +72,27 @@ def _version(client: RegistryClient, name: str, index: int, accuracy: float, c: 
     return mv.version
 
 
+@contextmanager
+def acting_as(actor: str) -> Iterator[None]:
+    """Record runs under `actor`, as a Dagster deployment's own identity."""
+    before = os.environ.get(ENV_ACTOR)
+    os.environ[ENV_ACTOR] = actor
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[ENV_ACTOR]
+        else:
+            os.environ[ENV_ACTOR] = before
+
+
 def build(path: Path) -> Seeded:
     """Build the registry at `path`."""
+    with acting_as("dagster"):
+        return _build(path)
+
+
+def _build(path: Path) -> Seeded:
     client = RegistryClient(path)
     client.create_registered_model(
         CHURN, tags={"team": "growth"}, description="Predicts which customers will churn."

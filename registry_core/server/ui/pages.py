@@ -34,6 +34,7 @@ from registry_core.server.ui.plots import metric_plot
 CHAMPION = "champion"
 DAGSTER_RUN_ID = "dagster_run_id"
 PAGE_SIZES = (25, 50, 100)
+MODELS_PER_PAGE = 50
 VERSIONS_PER_PAGE = 50
 PLOT_VERSIONS = 100
 MAX_PLOTS = 12

@@ -282,7 +282,7 @@ def add_ui_routes(app: FastAPI, ui: RegistryUi) -> None:
         request: Request,
         q: str = "",
         order: str = "name",
-        size: int = pages.VERSIONS_PER_PAGE,
+        size: int = pages.MODELS_PER_PAGE,
         page_token: str | None = None,
     ) -> Response:
         visit = ui.visit(request)
