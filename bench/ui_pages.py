@@ -1,12 +1,12 @@
 """Server-side render time of the web UI's pages on a registry of 100,000 versions.
 
 Usage: `python bench/ui_pages.py [--quick] [--models N] [--versions-per-model N]
-[--iterations N] [--out PATH]`. See bench/README.md for what is measured and why.
+[--iterations N] [--out PATH]` (the options of `registry_ops.py`; `--iterations` counts timed
+requests per page). See bench/README.md for what is measured and why.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -22,7 +22,7 @@ from typing import Any
 import duckdb
 import httpx
 import uvicorn
-from registry_ops import FULL, QUICK, RESULTS, Shape, cached_registry, machine, percentiles
+from registry_ops import FULL, RESULTS, Shape, cached_registry, machine, parse_args, percentiles
 from rich.console import Console
 from rich.table import Table
 
@@ -172,30 +172,9 @@ def table(results: list[PageResult]) -> Table:
     return grid
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", type=int, help=f"registered models ({FULL['models']})")
-    parser.add_argument(
-        "--versions-per-model",
-        type=int,
-        help=f"versions of each model, at least 10 ({FULL['versions_per_model']})",
-    )
-    parser.add_argument("--iterations", type=int, help="timed requests per page (100)")
-    parser.add_argument("--out", type=Path, default=RESULTS / "ui_pages.json")
-    parser.add_argument("--quick", action="store_true", help="a 4 x 20 smoke run")
-    args = parser.parse_args(argv)
-    defaults = {**(QUICK if args.quick else FULL), "iterations": 3 if args.quick else 100}
-    for key, value in defaults.items():
-        if getattr(args, key) is None:
-            setattr(args, key, value)
-    if args.models < 1 or args.versions_per_model < 10 or args.iterations < 1:
-        parser.error("need --models >= 1, --versions-per-model >= 10 and --iterations >= 1")
-    return args
-
-
 def main(argv: list[str] | None = None) -> None:
     """Populate (or reuse) the registry, give its versions runs, serve it, time each page."""
-    args = parse_args(argv)
+    args = parse_args(["--out", str(RESULTS / "ui_pages.json"), *(argv or sys.argv[1:])])
     console = Console(width=None if sys.stdout.isatty() else 150)
     shape = Shape(args.models, args.versions_per_model)
     info = machine()

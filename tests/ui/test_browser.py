@@ -108,10 +108,12 @@ def test_a_promoter_promotes_a_version_and_sees_the_history_row(
     page.click("a:text('history')")
     first = page.locator("[data-testid=history] tbody tr").first
     assert "promoter" in first.locator(".actor").inner_text()
-    assert "v3: Staging → Production" in first.inner_text()
+    assert first.locator("td").nth(2).inner_text() == "v3"
+    assert first.locator(".change").inner_text() == "Staging -> Production"
     assert "beats v4 on the holdout" in first.inner_text()
     page.goto(f"/models/{CHURN}/history")
-    archived = page.locator("[data-testid=history] tbody tr", has_text="v4: Production → Archived")
+    archived = page.locator("[data-testid=history] tbody tr", has_text="Production -> Archived")
+    assert archived.first.locator("td").nth(2).inner_text() == "v4"
     assert archived.first.locator(".actor").inner_text() == "promoter"
     client = RegistryClient(server, token=seeded.tokens["admin"])
     assert client.get_model_version(CHURN, 3).current_stage == "Production"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import pytest
@@ -232,7 +233,9 @@ def test_production_asks_for_confirmation_then_records_the_promoter(
         promoted = client.get_model_version_history(CHURN, 3)[-1]
         assert (promoted.actor, promoted.reason) == ("promoter", "beats v4")
     history = promoter.get(f"/models/{CHURN}/history").text
-    assert "promoter" in history and "v3: Staging → Production" in history
+    row = history.split("<tbody>", 1)[1].split("</tr>", 1)[0]
+    assert 'class="actor">promoter<' in row and ">v3</a>" in row
+    assert "Staging -&gt; Production" in row
 
 
 def test_rollback_and_champion_need_a_promoter(
@@ -309,7 +312,8 @@ def test_the_history_page_answers_which_version_held_a_stage(
     )
     assert "@champion was held by no version" in words(before.text)
     one = reader.get(f"/models/{CHURN}/history?version=2").text
-    assert "v2: Staging → Production" in one and "v4:" not in one
+    versions = set(re.findall(r">v(\d+)</a></td>", one.split("<tbody>", 1)[1]))
+    assert versions == {"2"} and "Production -&gt; Archived" in one
 
 
 def test_dagster_links_follow_dagster_ui_url(
@@ -353,3 +357,29 @@ def test_a_session_cookie_opens_no_api_call(as_role: dict[str, httpx.Client]) ->
         json={"name": CHURN, "version": "3", "stage": "Production"},
     )
     assert moved.status_code == 401
+
+
+def test_models_and_versions_are_paged(tmp_path: Path) -> None:
+    client = RegistryClient(tmp_path / "many")
+    for index in range(30):
+        client.create_registered_model(f"model-{index:02d}")
+    for _ in range(55):
+        client.create_model_version("model-00", "runs:/r/model")
+    client.close()
+    link = re.compile(r'href="([^"]+)" rel="(next|prev)"')
+    with running_server(tmp_path / "many") as url, httpx.Client(base_url=url) as browser:
+        first = browser.get("/?size=25").text
+        assert first.count('class="model-name"') == 25
+        links = {rel: href.replace("&amp;", "&") for href, rel in link.findall(first)}
+        assert set(links) == {"next"}
+        second = browser.get(links["next"]).text
+        assert second.count('class="model-name"') == 5 and "model-29" in second
+        links = {rel: href.replace("&amp;", "&") for href, rel in link.findall(second)}
+        assert set(links) == {"prev"}
+        assert browser.get(links["prev"]).text.count('class="model-name"') == 25
+        versions = browser.get("/models/model-00").text
+        assert versions.count('name="v"') == 50 and ">v55</a>" in versions
+        older = dict((rel, href) for href, rel in link.findall(versions))["next"]
+        rest = browser.get(older.replace("&amp;", "&")).text
+        assert rest.count('name="v"') == 5 and ">v1</a>" in rest
+        assert "Metrics over" not in rest

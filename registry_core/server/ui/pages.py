@@ -18,7 +18,6 @@ from registry_core.client import Lineage, RegistryClient
 from registry_core.comparison import Comparison, build_comparison
 from registry_core.entities import (
     STAGE_ARCHIVED,
-    STAGE_NONE,
     STAGE_PRODUCTION,
     STAGE_STAGING,
     ModelVersion,
@@ -159,7 +158,12 @@ class ModelsPage:
     size: int
     rows: list[ModelRow]
     pager: Pager
-    token: str | None
+    problem: str | None = None
+
+    @classmethod
+    def failed(cls, query: str, order: str, size: int, problem: str) -> ModelsPage:
+        """The search form again, with what was wrong with it."""
+        return cls(query, order, size, [], Pager(None, None), problem)
 
 
 def models_page(
@@ -175,7 +179,7 @@ def models_page(
         filter_for(query), size, MODEL_ORDERS[order][1], token or None
     )
     rows = [ModelRow.of(model) for model in found]
-    return ModelsPage(query, order, size, rows, Pager.of(token, size, found.token), token)
+    return ModelsPage(query, order, size, rows, Pager.of(token, size, found.token))
 
 
 # -- a model's page ----------------------------------------------------------------------
@@ -218,7 +222,6 @@ class ModelPage:
     rows: list[VersionRow]
     stage: str | None
     pager: Pager
-    token: str | None
     key_metrics: list[str]
     plots: list[Markup]
     plotted: int
@@ -259,7 +262,6 @@ def model_page(
         rows=rows,
         stage=stage,
         pager=Pager.of(token, VERSIONS_PER_PAGE, page.token),
-        token=token,
         key_metrics=key_metrics([row.run for row in rows if row.run]) or keys,
         plots=plots,
         plotted=len(recent),
@@ -276,7 +278,6 @@ class VersionPage:
     run: Run | None
     uris: list[str]
     history: list[StageTransition]
-    model_aliases: dict[str, str]
 
     @property
     def row(self) -> VersionRow:
@@ -302,7 +303,7 @@ def version_page(client: RegistryClient, name: str, version: str) -> VersionPage
         uris.append(f"models:/{name}/{mv.current_stage}")
     if max((int(held) for held in holders.values()), default=0) == int(mv.version):
         uris.append(f"models:/{name}/latest")
-    return VersionPage(mv, lineage.run, uris, list(reversed(history)), model.aliases)
+    return VersionPage(mv, lineage.run, uris, list(reversed(history)))
 
 
 # -- comparing versions ------------------------------------------------------------------
@@ -347,20 +348,6 @@ def compare_page(
 
 
 # -- history -----------------------------------------------------------------------------
-
-
-def describe(event: StageTransition) -> str:
-    """One history entry in words."""
-    if event.event == "stage":
-        return f"v{event.version}: {event.from_stage or STAGE_NONE} → {event.to_stage}"
-    if event.event == "alias_set":
-        moved = f" (from v{event.from_version})" if event.from_version else ""
-        return f"@{event.alias} → v{event.version}{moved}"
-    if event.event == "alias_deleted":
-        return f"@{event.alias} removed from v{event.version}"
-    if event.event == "version_deleted":
-        return f"v{event.version} deleted"
-    return f"v{event.version}: {event.event}"
 
 
 def parse_when(text: str) -> datetime:

@@ -53,7 +53,6 @@ def _environment() -> Environment:
         version_url=links.version_url,
         with_query=links.with_query,
         direction=metric_direction,
-        event_text=pages.describe,
         MODEL_ORDERS=pages.MODEL_ORDERS,
         PAGE_SIZES=pages.PAGE_SIZES,
     )

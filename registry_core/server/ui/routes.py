@@ -118,9 +118,7 @@ class RegistryUi:
                 "visitor": visit.visitor,
                 "csrf": session.csrf if session else "",
                 "flashes": session.take_flashes() if session else [],
-                "auth": self.auth.enabled,
                 "dagster": self.dagster,
-                "path": visit.request.url.path,
                 **context,
             },
         )
@@ -159,8 +157,10 @@ class RegistryUi:
         template: str,
         build: Callable[[Visitor], Any],
         back: str | None = None,
+        fallback: Callable[[RegistryError], Any] | None = None,
     ) -> Response:
-        """A page for a signed-in visitor (others are sent to sign in)."""
+        """A page for a signed-in visitor (others are sent to sign in). When `build` fails, the
+        error page, or the page `fallback` makes of the error (with the error's status)."""
         visit = self.visit(request)
         if not self.open_to(request):
             return self.refused(visit)
@@ -169,8 +169,20 @@ class RegistryUi:
         try:
             data = build(visit.visitor)
         except RegistryError as error:
-            return self.error(visit, error, back)
+            if fallback is None:
+                return self.error(visit, error, back)
+            return self.respond(visit, template, status_of(error.error_code), page=fallback(error))
         return self.respond(visit, template, page=data)
+
+    @staticmethod
+    def form_session(visit: Visit, form: Form) -> Session | None:
+        """The session a form came from: None unless it carries the session's CSRF token."""
+        if visit.session is None or not visit.session.csrf_matches(form.get(CSRF_FIELD)):
+            return None
+        return visit.session
+
+    def forged(self, visit: Visit, back: str) -> Response:
+        return self.error(visit, RegistryError(CSRF_REFUSED, PERMISSION_DENIED), back)
 
     def refused(self, visit: Visit) -> Response:
         return self.error(
@@ -195,11 +207,11 @@ class RegistryUi:
         """Check the form's CSRF token and the visitor's role for the store call `method`,
         ask for confirmation if needed, then `run` it and redirect `back` with its message."""
         visit = self.visit(request)
-        session = visit.session
         if not self.open_to(request):
             return self.refused(visit)
-        if session is None or not session.csrf_matches(form.get(CSRF_FIELD)):
-            return self.error(visit, RegistryError(CSRF_REFUSED, PERMISSION_DENIED), back)
+        session = self.form_session(visit, form)
+        if session is None:
+            return self.forged(visit, back)
         if visit.visitor is None:
             return self.error(
                 visit, Unauthenticated("Sign in with a registry token to change anything."), back
@@ -251,14 +263,15 @@ def add_ui_routes(app: FastAPI, ui: RegistryUi) -> None:
         target = local_path(form.get("next"))
         if visit.visitor is not None:
             return RedirectResponse(target, 303)
-        if visit.session is None or not visit.session.csrf_matches(form.get(CSRF_FIELD)):
-            return ui.error(visit, RegistryError(CSRF_REFUSED, PERMISSION_DENIED), "/login")
+        pre_session = ui.form_session(visit, form)
+        if pre_session is None:
+            return ui.forged(visit, "/login")
         secret = form.get("token", "").strip()
         try:
             principal = ui.auth.principal(f"Bearer {secret}")
         except Unauthenticated as error:
             return ui.respond(visit, "login.html", 401, next=target, problem=error.message)
-        ui.sessions.drop(visit.session)
+        ui.sessions.drop(pre_session)
         session = ui.sessions.new(secret)
         session.flash("done", f"Signed in as {principal.name} ({principal.role}).")
         response = RedirectResponse(target, 303)
@@ -268,9 +281,10 @@ def add_ui_routes(app: FastAPI, ui: RegistryUi) -> None:
     @app.post("/logout", **ui_route)
     def sign_out(request: Request, form: FormBody) -> Response:
         visit = ui.visit(request)
-        if visit.session is None or not visit.session.csrf_matches(form.get(CSRF_FIELD)):
-            return ui.error(visit, RegistryError(CSRF_REFUSED, PERMISSION_DENIED), "/")
-        ui.sessions.drop(visit.session)
+        session = ui.form_session(visit, form)
+        if session is None:
+            return ui.forged(visit, "/")
+        ui.sessions.drop(session)
         response = RedirectResponse("/login" if ui.auth.enabled else "/", 303)
         response.delete_cookie(COOKIE, path="/")
         return response
@@ -282,21 +296,16 @@ def add_ui_routes(app: FastAPI, ui: RegistryUi) -> None:
         request: Request,
         q: str = "",
         order: str = "name",
-        size: int = pages.MODELS_PER_PAGE,
+        size: str = str(pages.MODELS_PER_PAGE),
         page_token: str | None = None,
     ) -> Response:
-        visit = ui.visit(request)
-        if not ui.open_to(request):
-            return ui.refused(visit)
-        if visit.visitor is None:
-            return ui.to_sign_in(request)
-        try:
-            page = pages.models_page(client, q, order, size, page_token)
-        except RegistryError as error:
-            empty = pages.ModelsPage(q, order, size, [], pages.Pager(None, None), None)
-            status = status_of(error.error_code)
-            return ui.respond(visit, "models.html", status, page=empty, problem=error.message)
-        return ui.respond(visit, "models.html", page=page, problem=None)
+        per_page = int(size) if size.isdigit() else 0
+        return ui.page(
+            request,
+            "models.html",
+            lambda _: pages.models_page(client, q, order, per_page, page_token),
+            fallback=lambda error: pages.ModelsPage.failed(q, order, per_page, error.message),
+        )
 
     @app.get("/models/{name}", **ui_route)
     def model(
