@@ -42,6 +42,7 @@ dev: install $(DAGSTER_HOME)/dagster.yaml
 
 bench: install
 	$(PY) bench/registry_ops.py
+	$(PY) bench/ui_pages.py
 
 clean:
 	rm -rf $(VENV) .dagster_home .registry .pytest_cache

@@ -83,6 +83,20 @@ class StageTransition:
     reason: str | None
     timestamp: int
 
+    @property
+    def change(self) -> str:
+        """What this entry changed, in words (`Staging -> Production`, `@champion set`)."""
+        if self.event == "stage":
+            return f"{self.from_stage} -> {self.to_stage}"
+        if self.event == "alias_set":
+            moved = f" (from v{self.from_version})" if self.from_version else ""
+            return f"@{self.alias} set{moved}"
+        if self.event == "alias_deleted":
+            return f"@{self.alias} removed"
+        if self.event == "version_deleted":
+            return f"version deleted (was {self.from_stage})"
+        return self.event
+
 
 class PagedList(list[T], Generic[T]):
     """A page of search results; `token` fetches the next page and is None on the last one."""

@@ -12,6 +12,7 @@ import typer
 
 from registry_core.cli import compare, maintenance, models, stages, transfer, versions, webhooks
 from registry_core.cli.output import RegistryGroup, start
+from registry_core.cli.ui import app as ui_app
 from registry_core.config import ENV_URI
 
 app = typer.Typer(
@@ -30,6 +31,7 @@ app.add_typer(compare.app)
 app.add_typer(stages.app)
 app.add_typer(maintenance.app)
 app.add_typer(transfer.app)
+app.add_typer(ui_app)
 
 
 @app.callback()

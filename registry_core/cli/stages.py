@@ -17,7 +17,7 @@ from registry_core.cli.options import (
 )
 from registry_core.cli.output import client, details, done, emit, table, when
 from registry_core.client import to_epoch_ms
-from registry_core.entities import ModelVersion, StageTransition
+from registry_core.entities import ModelVersion
 from registry_core.errors import InvalidParameterValue, ResourceDoesNotExist
 
 app = typer.Typer()
@@ -107,20 +107,6 @@ def delete_alias(
     )
 
 
-def change(entry: StageTransition) -> str:
-    """What one history entry changed, in words."""
-    if entry.event == "stage":
-        return f"{entry.from_stage} -> {entry.to_stage}"
-    if entry.event == "alias_set":
-        moved = f" (from v{entry.from_version})" if entry.from_version else ""
-        return f"@{entry.alias} set{moved}"
-    if entry.event == "alias_deleted":
-        return f"@{entry.alias} removed"
-    if entry.event == "version_deleted":
-        return f"version deleted (was {entry.from_stage})"
-    return entry.event
-
-
 @app.command("history")
 def history(
     name: NameArg,
@@ -135,7 +121,7 @@ def history(
         lambda: table(
             ["ID", "Time", "Version", "Event", "Change", "Actor", "Reason"],
             (
-                [e.id, when(e.timestamp), e.version, e.event, change(e), e.actor, e.reason]
+                [e.id, when(e.timestamp), e.version, e.event, e.change, e.actor, e.reason]
                 for e in entries
             ),
             title=f"History of {name}",

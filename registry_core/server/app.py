@@ -26,6 +26,7 @@ from registry_core.server.archive_routes import add_archive_routes
 from registry_core.server.artifact_routes import add_artifact_routes
 from registry_core.server.auth import ANONYMOUS, Authenticator, Principal
 from registry_core.server.limits import BodyTooLarge, RequestGuard, ServerLimits
+from registry_core.server.ui import mount_ui
 from registry_core.store.admin_sql import idempotency_key
 from registry_core.store.embedded import EmbeddedStore
 
@@ -162,6 +163,7 @@ def create_app(
         )
     add_artifact_routes(app, store, handlers.caller, authenticator.require)
     add_archive_routes(app, store, handlers.caller, authenticator.require)
+    mount_ui(app, store, authenticator)
 
     @app.get("/health", include_in_schema=False)
     def health() -> Response:
