@@ -76,6 +76,8 @@ class Endpoint:
     call: Callable[[Any, dict[str, Any]], Any] | None = None
     summary: str = ""
     mlflow: bool = False
+    secret_reply: bool = False
+    """The reply holds a secret: it is never kept as an idempotent answer (so never on disk)."""
 
     @property
     def name(self) -> str:
@@ -711,6 +713,7 @@ ENDPOINTS = Table(
             reply=Pair(("token", wire.API_TOKEN), ("secret", STR)),
             role=ADMIN,
             identity="actor",
+            secret_reply=True,
         ),
         _ours(
             "POST",

@@ -10,7 +10,16 @@ from typing import Annotated
 
 import typer
 
-from registry_core.cli import compare, maintenance, models, stages, transfer, versions, webhooks
+from registry_core.cli import (
+    compare,
+    maintenance,
+    models,
+    server,
+    stages,
+    transfer,
+    versions,
+    webhooks,
+)
 from registry_core.cli.output import RegistryGroup, start
 from registry_core.cli.ui import app as ui_app
 from registry_core.config import ENV_URI
@@ -32,6 +41,7 @@ app.add_typer(stages.app)
 app.add_typer(maintenance.app)
 app.add_typer(transfer.app)
 app.add_typer(ui_app)
+app.add_typer(server.app)
 
 
 @app.callback()
@@ -43,7 +53,8 @@ def root(
             "--registry-uri",
             envvar=ENV_URI,
             show_envvar=True,
-            help="The registry folder, .duckdb file or duckdb:///path (default: ./.registry/).",
+            help="The registry folder, .duckdb file, duckdb:///path, or a registry server's "
+            "http(s):// URL (default: ./.registry/).",
         ),
     ] = None,
     json_output: Annotated[

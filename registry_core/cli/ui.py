@@ -50,8 +50,9 @@ def ui(
     import uvicorn
 
     from registry_core.server.app import create_app
-    from registry_core.server.serve import is_loopback, read_server_note
+    from registry_core.server.serve import is_loopback
     from registry_core.server.ui.links import DagsterLinks
+    from registry_core.store.connection import read_server_note
     from registry_core.store.embedded import EmbeddedStore
 
     uri = chosen_uri(state().registry_uri)

@@ -99,7 +99,8 @@ class Handlers:
                 self.auth.forget()
             return 200, json.dumps(endpoint.reply.encode(result), separators=(",", ":"))
 
-        key = request.headers.get(IDEMPOTENCY_HEADER) if endpoint.writes else None
+        keep = endpoint.writes and not endpoint.secret_reply
+        key = request.headers.get(IDEMPOTENCY_HEADER) if keep else None
         if key is None:
             status, content = answer()
         else:

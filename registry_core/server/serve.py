@@ -18,15 +18,14 @@ import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from registry_core.config import RegistryLocation
 from registry_core.errors import InvalidParameterValue
 from registry_core.server.limits import ServerLimits
+from registry_core.store.connection import server_note
 from registry_core.store.embedded import EmbeddedStore
 
-SERVER_NOTE_SUFFIX = ".server"
 _log = logging.getLogger("registry.server")
 
 
@@ -38,21 +37,6 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-def server_note(db_path: Path) -> Path:
-    """Where a running server names itself beside the registry file."""
-    return db_path.with_name(db_path.name + SERVER_NOTE_SUFFIX)
-
-
-def read_server_note(db_path: Path) -> dict[str, Any] | None:
-    """The URL and pid of the server that holds this file, when one says so and still runs."""
-    try:
-        note = json.loads(server_note(db_path).read_text())
-        os.kill(int(note["pid"]), 0)
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return note if isinstance(note, dict) else None
 
 
 @dataclass

@@ -14,6 +14,7 @@ import atexit
 import contextlib
 import errno
 import fcntl
+import json
 import os
 import random
 import re
@@ -27,6 +28,7 @@ import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -34,6 +36,7 @@ from registry_core import config
 from registry_core.errors import RegistryLocked, RegistryReadOnly
 from registry_core.store.migrations import SCHEMA_VERSION, current_version, migrate, registry_id
 
+SERVER_NOTE_SUFFIX = ".server"
 _LOCK_MARKERS = ("Could not set lock", "Conflicting lock")
 _PID_PATTERN = re.compile(r"\(PID (\d+)\)")
 _LOCK_FILE_PID = re.compile(r"^process (\d+)")
@@ -98,6 +101,21 @@ def _flock(fd: int, operation: int) -> bool:
     except BlockingIOError:
         return False
     return True
+
+
+def server_note(db_path: Path) -> Path:
+    """Where a running registry server names itself beside the registry file it holds."""
+    return db_path.with_name(db_path.name + SERVER_NOTE_SUFFIX)
+
+
+def read_server_note(db_path: Path) -> dict[str, Any] | None:
+    """The URL and pid of the server that holds this file, when one says so and still runs."""
+    try:
+        note = json.loads(server_note(db_path).read_text())
+        os.kill(int(note["pid"]), 0)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return note if isinstance(note, dict) else None
 
 
 class ConnectionManager:
@@ -318,6 +336,13 @@ class ConnectionManager:
         if pause > 0:
             time.sleep(pause)
         if not _flock(self._turn_fd, fcntl.LOCK_EX):
+            note = read_server_note(self.db_path)
+            if note is not None:
+                raise RegistryLocked(
+                    f"The registry file {self.db_path} is held by the registry server at "
+                    f"{note.get('url')} (pid {note.get('pid')}): use MODEL_REGISTRY_URI="
+                    f"{note.get('url')} (with a MODEL_REGISTRY_TOKEN) instead of the file."
+                )
             self._wait_for_turn(deadline)
         os.ftruncate(self._turn_fd, 0)
         os.pwrite(self._turn_fd, process_description(os.getpid()).encode(), 0)

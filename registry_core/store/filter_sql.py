@@ -54,6 +54,7 @@ _TAG_SOURCES: Mapping[Kind, str] = {
     "experiment": "experiment_tags t WHERE t.experiment_id = e.id",
 }
 
+PROMPT_TAG = "mlflow.prompt.is_prompt"
 _PARAM_SOURCE = "run_params t WHERE t.run_id = r.run_id"
 
 _LATEST_METRIC = (
@@ -129,7 +130,13 @@ def _attribute(condition: Comparison, kind: Kind) -> tuple[str, list[object]]:
 
 
 def _key_value(source: str, condition: Comparison) -> tuple[str, list[object]]:
-    """EXISTS a key/value row of `source` with the condition's key and a value passing its op."""
+    """EXISTS a key/value row of `source` with the condition's key and a value passing its op.
+
+    MLflow 3's client adds `tags.mlflow.prompt.is_prompt != 'true'` to every model search to
+    leave out prompts, and its stores read that as "not tagged as a prompt", tag or no tag."""
+    if condition.key == PROMPT_TAG and condition.op == "!=":
+        sql = f"NOT EXISTS (SELECT 1 FROM {source} AND t.key = ? AND t.value = ?)"
+        return sql, [condition.key, condition.value]
     sql = f"EXISTS (SELECT 1 FROM {source} AND t.key = ? AND t.value {_operator(condition.op)} ?)"
     return sql, [condition.key, condition.value]
 
