@@ -74,10 +74,14 @@ class Handlers:
 
     def arguments(self, endpoint: Endpoint, body: BaseModel | None) -> dict[str, Any]:
         data = body.model_dump() if body is not None else {}
+        # An absent optional field takes the store method's default; a required one that came
+        # as null goes to the store as None, whose checks then name it.
         return {
-            param.name: param.codec.decode(data[param.field])
+            param.name: None
+            if data.get(param.field) is None
+            else param.codec.decode(data[param.field])
             for param in endpoint.params
-            if data.get(param.field) is not None
+            if param.required or data.get(param.field) is not None
         }
 
     def serve(self, endpoint: Endpoint, request: Request, body: BaseModel | None) -> Response:
@@ -121,13 +125,20 @@ def _route(handlers: Handlers, endpoint: Endpoint) -> Callable[..., Response]:
 
         return read
 
-    def write(
+    if any(param.required for param in endpoint.params):
+
+        def write(request: Request, body: Annotated[model, Body()]) -> Response:  # type: ignore[valid-type]
+            return handlers.serve(endpoint, request, body)
+
+        return write
+
+    def write_optional(
         request: Request,
         body: Annotated[model | None, Body()] = None,  # type: ignore[valid-type]
     ) -> Response:
         return handlers.serve(endpoint, request, body)
 
-    return write
+    return write_optional
 
 
 def _validation_message(error: RequestValidationError) -> str:
