@@ -221,8 +221,6 @@ class TrainingSpec(_Spec):
     def build(self, scaled: bool = True) -> Any:
         """A fresh, unfitted estimator, behind a StandardScaler when `scale` is set."""
         from sklearn.base import BaseEstimator, clone
-        from sklearn.pipeline import Pipeline
-        from sklearn.preprocessing import StandardScaler
 
         assert self.estimator is not None
         found = import_path(self.estimator, ("estimator",))
@@ -249,6 +247,9 @@ class TrainingSpec(_Spec):
                 "estimator with fit and predict",
             )
         if self.scale and scaled:
+            from sklearn.pipeline import Pipeline
+            from sklearn.preprocessing import StandardScaler
+
             return Pipeline([("scale", StandardScaler()), ("model", estimator)])
         return estimator
 
