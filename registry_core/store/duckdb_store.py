@@ -568,13 +568,15 @@ class DuckDBStore(ModelRegistryStore):
         artifact = artifact or {}
         signature = artifact.get("signature")
         with self.manager.transaction() as conn:
-            model_id, _, number = self._model_row(conn, name)
             when = now_ms()
-            conn.execute(
-                "UPDATE registered_models SET next_version = ?, last_updated_timestamp = ? "
-                "WHERE id = ?",
-                [number + 1, when, model_id],
-            )
+            row = conn.execute(
+                "UPDATE registered_models SET next_version = next_version + 1, "
+                "last_updated_timestamp = ? WHERE name = ? RETURNING id, next_version - 1",
+                [when, name],
+            ).fetchone()
+            if row is None:
+                raise ResourceDoesNotExist(f"Registered Model with name={name} not found")
+            model_id, number = row
             vkey = version_key(model_id, number)
             conn.execute(
                 "INSERT INTO model_versions (vkey, model_id, version, source, run_id, run_link, "
