@@ -1,5 +1,6 @@
-"""`import registry_core` and `registry models list` load no library they do not use: each runs
-in a fresh interpreter, which reports the packages it imported."""
+"""`import registry_core`, `registry models list` and a Dagster worker rebuilding the code location
+load no library they do not use: each runs in a fresh interpreter, which reports the packages it
+imported."""
 
 from __future__ import annotations
 
@@ -79,3 +80,15 @@ def test_models_list_loads_no_model_library_and_rich_only_for_tables(tmp_path: P
     as_table = loaded_packages(run_cli("--registry-uri", str(registry), "models", "list"))
     assert as_table & CLI_HEAVY == set()
     assert "rich" in as_table
+
+
+def test_a_run_or_step_worker_rebuilding_the_code_location_imports_no_scikit_learn() -> None:
+    code = (
+        "from dagster._core.definitions.definitions_load_context import (\n"
+        "    DefinitionsLoadContext, DefinitionsLoadType)\n"
+        "DefinitionsLoadContext.set(DefinitionsLoadContext(\n"
+        "    load_type=DefinitionsLoadType.RECONSTRUCTION, repository_load_data=None))\n"
+        "import registry_pipelines.definitions"
+    )
+    assert loaded_packages(code) & {"sklearn", "scipy"} == set()
+    assert "sklearn" in loaded_packages("import registry_pipelines.definitions")
