@@ -12,7 +12,6 @@ left from before this test or after it.
 from __future__ import annotations
 
 import multiprocessing.forkserver
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,7 +26,7 @@ from registry_core.doctor import examine
 from registry_pipelines.definitions import SPECS, all_models_training_job, defs
 from registry_pipelines.promotion import CHAMPION_ALIAS
 from registry_pipelines.sensors import promotion_sensor_name
-from tests.server.test_server_process import REGISTRY, free_port, wait_until_healthy
+from tests.server.process_harness import registry_server as serving
 
 TOKEN_NAME = "dagster-prod"
 MULTIPROCESS = {
@@ -67,20 +66,8 @@ def registry_server(tmp_path: Path) -> Iterator[tuple[str, str]]:
     owner = RegistryClient(registry)
     secret = owner.create_token(TOKEN_NAME, "promoter")[1]
     owner.close()
-    port = free_port()
-    server = subprocess.Popen(
-        [*REGISTRY, "--registry-uri", str(registry), "server", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_healthy(url, server)
+    with serving(registry, tmp_path / "server.log") as url:
         yield url, secret
-    finally:
-        server.terminate()
-        server.wait(timeout=60)
 
 
 @pytest.fixture
