@@ -1,6 +1,8 @@
-"""End to end, as a user would: `dagster dev` on a free localhost port, one model's chain launched
-through the web server's GraphQL API the way the UI's "Materialize all" does, then the daemon's
-promotion sensor launches the promotion run and the version lands in Production."""
+"""End to end, as a user would: `make dev` (the registry server beside `dagster dev`, the code
+location pointed at the server) on free localhost ports, one model's chain launched through the
+web server's GraphQL API the way the UI's "Materialize all" does, then the daemon's promotion
+sensor launches the promotion run and the version lands in Production, written through the
+registry server into the registry file."""
 
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from registry_core.client import RegistryClient
 from registry_pipelines.promotion import CHAMPION_ALIAS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DAGSTER = Path(sys.executable).with_name("dagster")
+VENV = Path(sys.executable).parent.parent
 MODEL = "HousePricePredictor"
 PREFIX = "house_price_predictor"
 PROMOTION_SENSOR_NAME = f"{PREFIX}_promotion_sensor"
@@ -95,8 +97,11 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def dagster_dev(tmp_path: Path, port: int, registry: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """`dagster dev` in its own process group; the whole group is stopped on the way out."""
+def make_dev(
+    tmp_path: Path, port: int, registry_port: int, registry: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`make dev` in its own process group, with this test's venv (never reinstalled); the whole
+    group is stopped on the way out."""
     home = tmp_path / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
@@ -107,7 +112,15 @@ def dagster_dev(tmp_path: Path, port: int, registry: Path) -> Iterator[subproces
         "MODEL_REGISTRY_URI": str(registry),
     }
     log_path = tmp_path / "dagster_dev.log"
-    command = [str(DAGSTER), "dev", "-w", "workspace.yaml", "-p", str(port), "-h", "127.0.0.1"]
+    command = [
+        "make",
+        "--no-print-directory",
+        f"VENV={VENV}",
+        f"--old-file={VENV}/.installed",
+        f"DAGSTER_PORT={port}",
+        f"REGISTRY_PORT={registry_port}",
+        "dev",
+    ]
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             command,
@@ -120,7 +133,7 @@ def dagster_dev(tmp_path: Path, port: int, registry: Path) -> Iterator[subproces
     try:
         yield process
     except BaseException:
-        print(f"---- dagster dev log ({log_path}) ----")
+        print(f"---- make dev log ({log_path}) ----")
         print(log_path.read_text(errors="replace")[-40_000:])
         raise
     finally:
@@ -158,14 +171,14 @@ class Dagster:
         return body["data"]
 
     def wait_for(self, what: str, probe: Callable[[], T | None], interval: float = 0.5) -> T:
-        """Poll `probe` until it returns something, failing once `dagster dev` dies or time's up."""
+        """Poll `probe` until it returns something, failing once `make dev` dies or time's up."""
         while True:
             value = probe()
             if value is not None:
                 print(f"{what}: after {time.monotonic() - self.started:.1f} s")
                 return value
             if self.process.poll() is not None:
-                raise AssertionError(f"dagster dev exited ({self.process.returncode}): {what}")
+                raise AssertionError(f"make dev exited ({self.process.returncode}): {what}")
             if time.monotonic() > self.deadline:
                 raise AssertionError(f"timed out waiting for {what}")
             time.sleep(interval)
@@ -198,9 +211,9 @@ class Dagster:
 @pytest.mark.timeout(BUDGET_SECONDS + 2 * STOP_GRACE_SECONDS + 30)
 def test_ui_launch_then_sensor_promotes_to_production(tmp_path: Path) -> None:
     """Materialize all from the UI's mutation, then the daemon promotes version 1."""
-    port = free_port()
+    port, registry_port = free_port(), free_port()
     registry = tmp_path / "registry"
-    with dagster_dev(tmp_path, port, registry) as process:
+    with make_dev(tmp_path, port, registry_port, registry) as process:
         dagster = Dagster(process, port, time.monotonic() + BUDGET_SECONDS)
         dagster.wait_for("the web server", dagster.server_info)
         location = dagster.wait_for("the code location", dagster.repository_location)
@@ -245,7 +258,7 @@ def test_ui_launch_then_sensor_promotes_to_production(tmp_path: Path) -> None:
         assert tags["dagster/sensor_name"] == PROMOTION_SENSOR_NAME
         assert tags["registry/version"] == "1"
 
-        client = RegistryClient(registry, idle_timeout=0, lock_timeout=60)
+        client = RegistryClient(f"http://127.0.0.1:{registry_port}")
         version = client.get_model_version(MODEL, 1)
         assert version.current_stage == "Production"
         assert version.tags["validation"] == "passed"
@@ -257,3 +270,7 @@ def test_ui_launch_then_sensor_promotes_to_production(tmp_path: Path) -> None:
         assert production[0].actor == f"dagster:{PROMOTION_SENSOR_NAME}"
         assert promotion["runId"] in (production[0].reason or "")
         assert history[-1].actor == f"dagster:{PROMOTION_SENSOR_NAME}"
+
+    written = RegistryClient(registry, idle_timeout=0, lock_timeout=60)
+    assert written.get_model_version(MODEL, 1).current_stage == "Production"
+    assert written.check_consistency() == []
