@@ -80,6 +80,9 @@ def test_reject_and_cancel_settle_a_request_and_only_its_author_cancels(
         "not yet",
     )
     assert client.get_model_version(model, 1).current_stage == "None"
+    assert error_code(lambda: client.approve_transition_request(model, 1, "Staging")) == (
+        INVALID_STATE
+    )
 
     client.create_transition_request(model, 1, "Staging", actor="wanda")
     denied = error_code(lambda: client.cancel_transition_request(model, 1, "Staging", actor="eve"))

@@ -143,11 +143,22 @@ class DuckDBApprovalStore(DuckDBStore, ApprovalStore):
             "r.model_id = ? AND r.version = ? AND r.to_stage = ? AND r.status = ?",
             [model_id, number, stage, REQUEST_OPEN],
         )
-        if found is None:
+        if found is not None:
+            return found
+        last = self._request(
+            conn,
+            "r.id = (SELECT max(id) FROM transition_requests "
+            "WHERE model_id = ? AND version = ? AND to_stage = ?)",
+            [model_id, number, stage],
+        )
+        if last is None:
             raise ResourceDoesNotExist(
                 f"No open request to move version {number} of {name} to {stage}."
             )
-        return found
+        raise InvalidState(
+            f"Request #{last.id} to move version {number} of {name} to {stage} is not open: "
+            f"it was {last.status} by {last.resolved_by}."
+        )
 
     def _settle(
         self,
