@@ -11,9 +11,11 @@ from typing import Annotated
 import typer
 
 from registry_core.cli import (
+    comments,
     compare,
     maintenance,
     models,
+    requests,
     server,
     stages,
     transfer,
@@ -36,6 +38,8 @@ app = typer.Typer(
 app.add_typer(models.app, name="models")
 app.add_typer(versions.app, name="versions")
 app.add_typer(webhooks.app, name="webhooks")
+app.add_typer(requests.app, name="requests")
+app.add_typer(comments.app, name="comments")
 app.add_typer(compare.app)
 app.add_typer(stages.app)
 app.add_typer(maintenance.app)
