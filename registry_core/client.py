@@ -153,10 +153,14 @@ class RegistryClient:
         tags: dict[str, Any] | None = None,
         run_link: str | None = None,
         description: str | None = None,
+        *,
+        actor: str | None = None,
     ) -> ModelVersion:
         """Register a version; its source must be a run, model or stored-artifact URI, or a path
         inside the artifact store, and the artifact it names is recorded with the version."""
-        return self._store.create_model_version(name, source, run_id, tags, run_link, description)
+        return self._store.create_model_version(
+            name, source, run_id, tags, run_link, description, actor or config.default_actor()
+        )
 
     def get_model_version(self, name: str, version: int | str) -> ModelVersion:
         return self._store.get_model_version(name, version)

@@ -290,8 +290,10 @@ ENDPOINTS = Table(
             Param("tags", wire.KEY_VALUES),
             Param("run_link", OPT_STR),
             Param("description", OPT_STR),
+            Param("actor", OPT_STR),
             reply=_MV,
             role=WRITER,
+            identity="actor",
             ignored=("model_id",),
         ),
         _mlflow(

@@ -104,9 +104,11 @@ class ModelRegistryStore(ABC):
         tags: dict[str, Any] | None,
         run_link: str | None,
         description: str | None,
+        actor: str,
     ) -> ModelVersion:
         """Register a version; its source must be a run, model or stored-artifact URI (or a path
-        inside the artifact store), and the artifact it names is recorded with the version."""
+        inside the artifact store), and the artifact it names is recorded with the version; the
+        history records who registered it from which run."""
 
     @abstractmethod
     def get_model_version(self, name: str, version: int | str) -> ModelVersion: ...

@@ -598,6 +598,7 @@ class DuckDBStore(ModelRegistryStore):
         run_link: str | None = None,
         description: str | None = None,
         artifact: dict[str, Any] | None = None,
+        actor: str = "unknown",
     ) -> ModelVersion:
         check.model_name(name)
         if not isinstance(source, str) or not source:
@@ -646,6 +647,16 @@ class DuckDBStore(ModelRegistryStore):
                     f"INSERT INTO model_version_tags VALUES {marks}",
                     [item for k, v in clean_tags.items() for item in (vkey, k, v)],
                 )
+            self._append_history(
+                conn,
+                model_id,
+                name,
+                number,
+                "version_created",
+                actor,
+                f"registered from run {run_id}" if run_id else f"registered from {source}",
+                when,
+            )
             record_event(
                 conn,
                 "model_version",
@@ -784,6 +795,18 @@ class DuckDBStore(ModelRegistryStore):
             (run_id,) = conn.execute(
                 "SELECT run_id FROM model_versions WHERE vkey = ?", [vkey]
             ).fetchone()
+            when = now_ms()
+            self._append_history(
+                conn,
+                model_id,
+                name,
+                number,
+                "validation_passed" if passed else "validation_failed",
+                actor,
+                (reasons if not passed else ", ".join(f"{k}={v:.6g}" for k, v in values.items()))
+                or None,
+                when,
+            )
             record_event(
                 conn,
                 "model_version",
@@ -796,7 +819,7 @@ class DuckDBStore(ModelRegistryStore):
                     "failures": list(failures),
                     "actor": actor,
                 },
-                now_ms(),
+                when,
             )
 
     def delete_model_version_tag(self, name: str, version: int | str, key: str) -> None:

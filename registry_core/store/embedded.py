@@ -65,12 +65,13 @@ class EmbeddedStore(
         tags: dict[str, Any] | None = None,
         run_link: str | None = None,
         description: str | None = None,
+        actor: str = "unknown",
     ) -> ModelVersion:
         source = validate_source(source, self.artifacts.root)
         with self.manager.connection():
             artifact = self._artifact_for_source(source)
             return DuckDBApprovalStore.create_model_version(
-                self, name, source, run_id, tags, run_link, description, artifact
+                self, name, source, run_id, tags, run_link, description, artifact, actor
             )
 
     def resolve_model_uri(self, uri: str) -> ResolvedModel:
