@@ -13,6 +13,7 @@ import pytest
 from registry_core.client import RegistryClient
 from registry_core.errors import PERMISSION_DENIED
 from registry_pipelines.definitions import SPECS as SHIPPED
+from registry_pipelines.jobs import approval_job
 from registry_pipelines.lifecycle import ModelLifecycle, build_lifecycle
 from registry_pipelines.resources import RegistryResource
 from registry_pipelines.sensors import build_promotion_sensor, promotion_sensor_name
@@ -124,3 +125,21 @@ def test_validated_versions_wait_for_approval_then_the_approver_promotes(
         ("stage", "pat"),
         ("alias_set", "pat"),
     ]
+
+
+def test_the_launchpad_job_approves_in_the_launchers_name(
+    lc: ModelLifecycle, instance: dg.DagsterInstance, registry: RegistryResource
+) -> None:
+    train(lc, instance, registry)
+    evaluate(build_promotion_sensor(lc), instance, registry, None)
+    config = {"model": NAME, "version": 1, "comment": "reviewed"}
+    result = approval_job.execute_in_process(
+        run_config={"ops": {"settle_transition_request": {"config": config}}},
+        instance=instance,
+        resources={"registry": registry},
+    )
+    assert result.success
+    client = RegistryClient(registry.registry_uri)
+    (approved,) = client.list_transition_requests(NAME, "approved")
+    assert approved.resolved_by.startswith("dagster:") and approved.resolution == "reviewed"
+    assert client.get_model_version(NAME, 1).current_stage == "Production"
