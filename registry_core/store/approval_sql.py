@@ -55,6 +55,7 @@ _COMMENT_COLUMNS = (
 )
 _COMMENTS_JOINED = "FROM version_comments c JOIN registered_models rm ON rm.id = c.model_id"
 _LOCAL_ROLE = ROLES[-1]
+_MAX_ID = 2**63 - 1
 
 
 def _request_from_row(row: Sequence[Any]) -> TransitionRequest:
@@ -514,8 +515,10 @@ class DuckDBApprovalStore(DuckDBStore, ApprovalStore):
     def _own_comment(
         self, conn: duckdb.DuckDBPyConnection, comment_id: Any, actor: str
     ) -> VersionComment:
-        if isinstance(comment_id, bool) or not isinstance(comment_id, int):
-            raise InvalidParameterValue(f"A comment id is a number, got {comment_id!r}.")
+        if isinstance(comment_id, bool) or not isinstance(comment_id, int) or comment_id < 1:
+            raise InvalidParameterValue(f"A comment id is a positive number, got {comment_id!r}.")
+        if comment_id > _MAX_ID:
+            raise ResourceDoesNotExist(f"Comment {comment_id} not found.")
         row = conn.execute(
             f"SELECT {_COMMENT_COLUMNS} {_COMMENTS_JOINED} WHERE c.id = ?", [comment_id]
         ).fetchone()
