@@ -1,16 +1,20 @@
-"""Training-data fingerprints: a content hash plus schema, to tell which data a version saw."""
+"""Training-data fingerprints: a content hash plus schema, to tell which data a version saw.
+
+NumPy and pandas are imported only to compute a fingerprint, never to read a stored one.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from registry_core.errors import InvalidParameterValue
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,9 @@ class DataFingerprint:
 
 def fingerprint_data(data: Any) -> DataFingerprint:
     """Fingerprint a DataFrame, Series or array; changed values, names, dtypes or order show."""
+    import numpy as np
+    import pandas as pd
+
     if isinstance(data, pd.Series):
         data = data.to_frame()
     if isinstance(data, pd.DataFrame):
@@ -55,6 +62,8 @@ def fingerprint_data(data: Any) -> DataFingerprint:
 
 def _fingerprint_frame(frame: pd.DataFrame) -> DataFingerprint:
     """Hash the schema, then the per-row hashes (index included) in row order."""
+    import pandas as pd
+
     schema = tuple((str(name), str(dtype)) for name, dtype in frame.dtypes.items())
     row_hashes = pd.util.hash_pandas_object(frame, index=True).to_numpy().astype("<u8")
     digest = hashlib.sha256(b"pandas.DataFrame\0")
@@ -65,6 +74,9 @@ def _fingerprint_frame(frame: pd.DataFrame) -> DataFingerprint:
 
 def _fingerprint_array(array: np.ndarray) -> DataFingerprint:
     """Hash dtype, shape and bytes (object arrays by value); columns are named by position."""
+    import numpy as np
+    import pandas as pd
+
     if array.ndim == 0:
         raise InvalidParameterValue("Cannot fingerprint a 0-d array: it has no rows.")
     columns = array.shape[1] if array.ndim >= 2 else 1

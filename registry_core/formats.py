@@ -3,7 +3,8 @@
 
 The loader, never the file, decides which types are trusted: a skops file lists the types it
 needs, and each must be on the built-in list, be a class defined in scikit-learn, NumPy or SciPy,
-or be named by the caller or by the MODEL_REGISTRY_TRUSTED_TYPES environment variable.
+or be named by the caller or by the MODEL_REGISTRY_TRUSTED_TYPES environment variable. The
+libraries are imported when a model is saved or loaded, never by importing this module.
 """
 
 from __future__ import annotations
@@ -13,12 +14,10 @@ import importlib
 import inspect
 import io
 import os
+import sys
 from collections.abc import Callable, Iterable
 from types import ModuleType
 from typing import TypeVar
-
-import joblib
-from sklearn.base import BaseEstimator
 
 from registry_core.archive_limits import check_zip
 from registry_core.errors import (
@@ -57,11 +56,14 @@ def _skops() -> ModuleType:
 
 def default_format(model: object) -> str:
     """The format to save a model in: XGBoost's or LightGBM's own for their estimators, skops
-    for other scikit-learn estimators, pickle otherwise."""
+    for other scikit-learn estimators, pickle otherwise (an estimator exists only once
+    scikit-learn is imported, so this never imports it)."""
     native = native_format_for(model)
     if native is not None:
         return native.name
-    return SKOPS if isinstance(model, BaseEstimator) else PICKLE
+    sklearn_base = sys.modules.get("sklearn.base")
+    estimator = getattr(sklearn_base, "BaseEstimator", None) if sklearn_base else None
+    return SKOPS if estimator is not None and isinstance(model, estimator) else PICKLE
 
 
 def detect_format(head: bytes) -> str:
@@ -78,6 +80,8 @@ def dump_model(model: object, fmt: str = SKOPS) -> bytes:
         return NATIVE_FORMATS[fmt].dump(model)
     if fmt == SKOPS:
         return _skops().dumps(model)
+    import joblib
+
     buffer = io.BytesIO()
     joblib.dump(model, buffer)
     return buffer.getvalue()
@@ -101,6 +105,8 @@ def load_model_bytes(
                 "Refusing to load a pickle model: unpickling can run arbitrary code. "
                 "Pass allow_pickle=True only for files from an author you trust."
             )
+        import joblib
+
         return _read(PICKLE, lambda: joblib.load(io.BytesIO(data)))
     needed = _skops_untrusted_types(data)
     refused = _refused_types(needed, trusted_types)

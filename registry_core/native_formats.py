@@ -17,8 +17,6 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import numpy as np
-
 from registry_core.errors import InvalidParameterValue, MissingDependency
 
 XGBOOST_UBJ = "xgboost_ubj"
@@ -62,6 +60,8 @@ def _loaded_instance(model: object, module: str, class_name: str) -> bool:
 
 def _require_label_encoded(model: Any, library_name: str) -> None:
     """Refuse classifiers whose classes are not 0..n-1: the formats keep no class labels."""
+    import numpy as np
+
     classes = getattr(model, "classes_", None)
     if classes is not None and not np.array_equal(np.asarray(classes), np.arange(len(classes))):
         raise InvalidParameterValue(
@@ -118,6 +118,8 @@ def _lightgbm_load(data: bytes) -> object:
     dumped = booster.dump_model(num_iteration=0)
     objective = str(dumped["objective"]).split()[0]
     if objective in _LIGHTGBM_CLASSIFIER_OBJECTIVES:
+        import numpy as np
+
         model = lgb.LGBMClassifier(objective=objective)
         classes = np.arange(max(2, int(dumped["num_class"])))
         model._le = _LGBMLabelEncoder().fit(classes)

@@ -2,21 +2,21 @@
 
 A signature is inferred from an input example when a version is registered, stored as JSON, and
 enforced before every prediction so a missing column or an unsafe dtype fails loudly instead of
-producing silent garbage.
+producing silent garbage. NumPy, pandas and scikit-learn are imported by the functions that use
+them, so reading or storing a signature (`import registry_core`, the CLI) never pays for them.
 """
 
 from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Any
-
-import numpy as np
-import pandas as pd
-from pandas.api.types import infer_dtype, is_string_dtype, pandas_dtype
-from sklearn.base import is_classifier, is_regressor
+from typing import TYPE_CHECKING, Any
 
 from registry_core.errors import InvalidParameterValue
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
 
 DATAFRAME = "dataframe"
 NDARRAY = "ndarray"
@@ -87,6 +87,9 @@ class ModelSignature:
 
 def infer_signature(input_example: Any, model: object = None) -> ModelSignature:
     """Infer a signature from a DataFrame or 2-D ndarray example and, if given, the model."""
+    import numpy as np
+    import pandas as pd
+
     output_kind = _output_kind(model)
     if isinstance(input_example, pd.DataFrame):
         names = list(input_example.columns)
@@ -124,6 +127,8 @@ def _output_kind(model: object) -> str:
     """What a model predicts, as far as scikit-learn can tell."""
     if model is None:
         return UNKNOWN
+    from sklearn.base import is_classifier, is_regressor
+
     if is_classifier(model):
         return CLASSIFICATION
     if is_regressor(model):
@@ -133,6 +138,8 @@ def _output_kind(model: object) -> str:
 
 def _enforce_dataframe(signature: ModelSignature, data: Any) -> pd.DataFrame:
     """Select, order and cast the signature's columns from a DataFrame (or records/dict)."""
+    import pandas as pd
+
     frame = data if isinstance(data, pd.DataFrame) else _as_frame(data)
     _refuse_duplicates(list(frame.columns))
     expected = signature.column_names
@@ -166,6 +173,8 @@ def _enforce_dataframe(signature: ModelSignature, data: Any) -> pd.DataFrame:
 
 def _enforce_ndarray(signature: ModelSignature, data: Any) -> np.ndarray:
     """Check a 2-D array's column count and dtype against an ndarray signature."""
+    import numpy as np
+
     array = np.asarray(data)
     _require_2d(array)
     if array.shape[1] != len(signature.inputs):
@@ -184,6 +193,8 @@ def _enforce_ndarray(signature: ModelSignature, data: Any) -> np.ndarray:
 def _as_frame(data: Any) -> pd.DataFrame:
     """Turn a dict of columns or a list of records into a DataFrame; refuse anything else."""
     if isinstance(data, dict | list):
+        import pandas as pd
+
         return pd.DataFrame(data)
     raise InvalidParameterValue(
         "The model signature expects a pandas DataFrame (or a dict of columns, or a list of "
@@ -195,6 +206,8 @@ def _cast_column(column: pd.Series, expected: str) -> pd.Series | None:
     """The column cast to `expected` when that is safe, else None."""
     if str(column.dtype) == expected:
         return column
+    from pandas.api.types import infer_dtype
+
     target = _parse_dtype(expected)
     if not _is_safe_cast(column.dtype, target):
         return None
@@ -208,6 +221,9 @@ def _cast_column(column: pd.Series, expected: str) -> pd.Series | None:
 
 def _is_safe_cast(actual: Any, expected: Any) -> bool:
     """True for string-to-string dtypes, safe numeric upcasts and same-kind datetimes."""
+    import numpy as np
+    from pandas.api.types import is_string_dtype
+
     if actual == expected:
         return True
     if is_string_dtype(actual) and is_string_dtype(expected):
@@ -223,6 +239,8 @@ def _is_safe_cast(actual: Any, expected: Any) -> bool:
 
 def _parse_dtype(name: str) -> Any:
     """The numpy or pandas dtype a signature names, refusing names that are not dtypes."""
+    from pandas.api.types import pandas_dtype
+
     try:
         return pandas_dtype(name)
     except TypeError as exc:
@@ -231,6 +249,8 @@ def _parse_dtype(name: str) -> Any:
 
 def _numpy_dtype(dtype: Any) -> np.dtype | None:
     """The numpy dtype behind a numpy or nullable-numeric pandas dtype, else None."""
+    import numpy as np
+
     if isinstance(dtype, np.dtype):
         return dtype
     numpy_dtype = getattr(dtype, "numpy_dtype", None)

@@ -1,4 +1,5 @@
-"""The shipped demo datasets as seeded snapshots, and every training table's train/test split."""
+"""The shipped demo datasets as seeded snapshots, and every training table's train/test split
+(scikit-learn is imported by the steps that split or load its data, not by the code location)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,6 @@ import hashlib
 
 import numpy as np
 import pandas as pd
-from sklearn.datasets import load_wine
-from sklearn.model_selection import train_test_split
 
 from registry_pipelines.specs import DataSpec, Task
 
@@ -37,6 +36,8 @@ def split(
     frame: pd.DataFrame, spec: DataSpec, task: Task, seed: int
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series, pd.Series]:
     """Hold out `spec.test_size` of the rows, stratified on the target for classification."""
+    from sklearn.model_selection import train_test_split
+
     features = frame.drop(columns=[spec.target])
     target = frame[spec.target]
     x_train, x_test, y_train, y_test = train_test_split(
@@ -98,6 +99,8 @@ def _wine_snapshot(rng: np.random.Generator) -> pd.DataFrame:
     """A seeded 90% subsample of scikit-learn's wine data, so each snapshot differs."""
     # Sampling without replacement (unlike a bootstrap) keeps rows unique, so no row can land in
     # both train and test; kept rows stay in their original order.
+    from sklearn.datasets import load_wine
+
     frame = load_wine(as_frame=True).frame
     size = round(WINE_SNAPSHOT_FRACTION * len(frame))
     kept = np.sort(rng.choice(len(frame), size=size, replace=False))

@@ -1,4 +1,5 @@
-"""Holdout metrics, threshold and champion-regression checks, and the comparison table."""
+"""Holdout metrics, threshold and champion-regression checks, and the comparison table
+(scikit-learn's metrics are imported when metrics are computed, not by the code location)."""
 
 from __future__ import annotations
 
@@ -9,14 +10,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
-from sklearn import metrics as skm
 
 from registry_pipelines.specs import BUILTIN_METRICS, Direction, FieldProblem, ModelSpec, Task
 
 # Absorbs float noise such as 0.95 - 0.93 = 0.020000000000000018 against a 0.02 tolerance.
 _TOLERANCE_SLACK = 1e-9
 
-_LABEL_SCORERS = {"f1": skm.f1_score, "precision": skm.precision_score, "recall": skm.recall_score}
+_LABEL_SCORERS = {"f1": "f1_score", "precision": "precision_score", "recall": "recall_score"}
 
 
 def compute_metrics(
@@ -28,6 +28,8 @@ def compute_metrics(
 ) -> dict[str, float]:
     """The named built-in metrics as floats: binary for 2 classes, macro for more; roc_auc needs
     y_score."""
+    from sklearn import metrics as skm
+
     wanted = list(names)
     unsupported = [name for name in wanted if name not in BUILTIN_METRICS[task]]
     if unsupported:
@@ -48,7 +50,7 @@ def compute_metrics(
             if y_score is not None:
                 computed[name] = _roc_auc(truth, np.asarray(y_score), binary=len(labels) <= 2)
         else:
-            scorer = _LABEL_SCORERS[name]
+            scorer = getattr(skm, _LABEL_SCORERS[name])
             computed[name] = float(scorer(truth, predicted, zero_division=0, **averaging))
     return computed
 
@@ -150,6 +152,8 @@ def comparison_markdown(
 
 def _regression_metric(name: str, truth: np.ndarray, predicted: np.ndarray) -> float:
     """One regression metric; rmse is the square root of the mean squared error."""
+    from sklearn import metrics as skm
+
     if name == "r2":
         return float(skm.r2_score(truth, predicted))
     if name == "rmse":
@@ -159,6 +163,8 @@ def _regression_metric(name: str, truth: np.ndarray, predicted: np.ndarray) -> f
 
 def _roc_auc(truth: np.ndarray, score: np.ndarray, binary: bool) -> float:
     """ROC AUC from a positive-class score or predict_proba; one-vs-rest macro for multiclass."""
+    from sklearn import metrics as skm
+
     if binary:
         positive = score[:, -1] if score.ndim == 2 else score
         return float(skm.roc_auc_score(truth, positive))

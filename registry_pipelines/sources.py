@@ -1,5 +1,6 @@
 """Training tables from the user's own data: Parquet or CSV files and globs, a read-only DuckDB
-query, or the value of an upstream asset; then the declared target and feature columns."""
+query, or the value of an upstream asset; then the declared target and feature columns. DuckDB
+is imported by the step that reads files or a query, not by the code location."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import glob
 from collections.abc import Mapping
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 
 from registry_pipelines.datasets import load_demo
@@ -70,6 +70,8 @@ def training_table(frame: pd.DataFrame, spec: DataSpec) -> pd.DataFrame:
 
 def _read_files(pattern: str) -> pd.DataFrame:
     """Every file the path or glob matches, read by DuckDB as one table."""
+    import duckdb
+
     matches = sorted(glob.glob(pattern, recursive=True))
     if not matches:
         raise FieldProblem(("path",), f"no file matches {pattern!r}")
@@ -88,6 +90,8 @@ def _read_files(pattern: str) -> pd.DataFrame:
 
 def _read_query(database: str, query: str) -> pd.DataFrame:
     """One SELECT statement on a DuckDB file opened read-only."""
+    import duckdb
+
     try:
         statements = duckdb.extract_statements(query)
     except duckdb.Error as exc:

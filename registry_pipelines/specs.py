@@ -177,6 +177,22 @@ class DataSpec(_Spec):
         return self.model_copy(update=update)
 
 
+def reconstructing() -> bool:
+    """True while Dagster rebuilds definitions it loaded and checked before (in a run or step
+    worker). The estimator is then not built to check it: its library (scikit-learn imports SciPy,
+    as long as Dagster itself takes) would be imported by every step, also those that never fit,
+    and the step that fits builds and checks it again (`fit_candidate`)."""
+    from dagster._core.definitions.definitions_load_context import (
+        DefinitionsLoadContext,
+        DefinitionsLoadType,
+    )
+
+    return (
+        DefinitionsLoadContext.is_set()
+        and DefinitionsLoadContext.get().load_type == DefinitionsLoadType.RECONSTRUCTION
+    )
+
+
 class TrainingSpec(_Spec):
     """How the candidate is fitted: an estimator by dotted path (a scikit-learn, XGBoost or
     LightGBM class, a function returning an unfitted estimator or pipeline, or a module-level
@@ -209,6 +225,8 @@ class TrainingSpec(_Spec):
                     f"not {inspect.signature(function)}",
                 )
             return self
+        if reconstructing():
+            return self
         estimator = self.build(scaled=False)
         from registry_core.native_formats import native_format_for
 
@@ -223,8 +241,6 @@ class TrainingSpec(_Spec):
     def build(self, scaled: bool = True) -> Any:
         """A fresh, unfitted estimator, behind a StandardScaler when `scale` is set."""
         from sklearn.base import BaseEstimator, clone
-        from sklearn.pipeline import Pipeline
-        from sklearn.preprocessing import StandardScaler
 
         assert self.estimator is not None
         found = import_path(self.estimator, ("estimator",))
@@ -251,6 +267,9 @@ class TrainingSpec(_Spec):
                 "estimator with fit and predict",
             )
         if self.scale and scaled:
+            from sklearn.pipeline import Pipeline
+            from sklearn.preprocessing import StandardScaler
+
             return Pipeline([("scale", StandardScaler()), ("model", estimator)])
         return estimator
 
@@ -411,7 +430,7 @@ class ModelSpec(_Spec):
                 ("data", "demo"),
                 f"{self.data.demo} is a {self.data.task} dataset, not {self.task}",
             )
-        if self.training.estimator is not None:
+        if self.training.estimator is not None and not reconstructing():
             from sklearn.base import is_classifier, is_regressor
 
             fits = is_classifier if self.task == "classification" else is_regressor

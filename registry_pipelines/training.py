@@ -1,5 +1,6 @@
 """Fitting a candidate: the feature dtypes its estimator can take, the estimator or the user's
-trainer function, and the safe format its artifact will be stored in."""
+trainer function, and the safe format its artifact will be stored in (scikit-learn is imported
+by the step that fits, not by the code location)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,6 @@ from pandas.api.types import (
     is_object_dtype,
     is_string_dtype,
 )
-from sklearn.base import is_classifier, is_regressor
-from sklearn.pipeline import Pipeline
 
 from registry_core import formats
 from registry_pipelines.specs import FieldProblem, ModelSpec, import_path
@@ -21,6 +20,9 @@ from registry_pipelines.specs import FieldProblem, ModelSpec, import_path
 
 def fit_candidate(spec: ModelSpec, x_train: pd.DataFrame, y_train: pd.Series) -> tuple[Any, str]:
     """The fitted model and the format to store it in; FieldProblem on any bad input."""
+    from sklearn.base import is_classifier, is_regressor
+    from sklearn.pipeline import Pipeline
+
     training = spec.training
     estimator = training.build() if training.estimator is not None else None
     check_feature_dtypes(x_train, encodes_text=estimator is None or isinstance(estimator, Pipeline))

@@ -43,3 +43,26 @@ def test_quick_benchmark_writes_every_op(tmp_path: Path) -> None:
                 assert row["rows_matched"] >= row["rows_returned"] >= 1
     cold = [row for row in report["ops"] if row["mode"] == "cold"]
     assert all(row["file_opens"] >= row["n"] for row in cold)
+
+
+def test_startup_benchmark_prints_its_side_by_side_table(tmp_path: Path) -> None:
+    out = tmp_path / "startup.json"
+    done = subprocess.run(
+        [sys.executable, "bench/startup.py", "--runs", "1", "--out", out],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("| start-up | ours wall (CPU) |")
+    report = json.loads(out.read_text())
+    assert report["runs"] == 1
+    assert [row["startup"].split()[0] for row in report["rows"]] == [
+        "import",
+        "fresh",
+        "`registry",
+        "`registry",
+        "code",
+    ]
+    assert all(row["ours"]["wall_s"] > 0 and row["other"]["wall_s"] > 0 for row in report["rows"])

@@ -10,42 +10,41 @@ from typing import Annotated
 
 import typer
 
-from registry_core.cli import (
-    comments,
-    compare,
-    maintenance,
-    models,
-    requests,
-    server,
-    stages,
-    transfer,
-    versions,
-    webhooks,
-)
-from registry_core.cli.output import RegistryGroup, start
-from registry_core.cli.ui import app as ui_app
+from registry_core.cli.group import RegistryGroup
+from registry_core.cli.output import start
 from registry_core.config import ENV_URI
+
+# Each module of registry_core.cli that adds commands, with the names it adds (a Typer `app`
+# with a name adds that group, one without adds its own commands); one line per module. A
+# module is imported only when one of its commands runs, or help lists them all.
+COMMAND_MODULES: dict[str, tuple[str, ...]] = {
+    "models": ("models",),
+    "versions": ("versions",),
+    "webhooks": ("webhooks",),
+    "requests": ("requests",),
+    "comments": ("comments",),
+    "compare": ("compare",),
+    "stages": ("transition", "history", "which", "rollback", "alias"),
+    "maintenance": ("load-check", "gc", "doctor"),
+    "transfer": ("export", "import"),
+    "ui": ("ui",),
+    "server": ("server", "backup", "restore", "tokens"),
+}
+
+
+class Registry(RegistryGroup):
+    """The `registry` command over the command modules above."""
+
+    command_modules = COMMAND_MODULES
+
 
 app = typer.Typer(
     name="registry",
-    cls=RegistryGroup,
+    cls=Registry,
     help="Inspect, compare, promote, roll back and back up the model registry.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
 )
-
-# Command groups by name, then commands at the top level; one line per module.
-app.add_typer(models.app, name="models")
-app.add_typer(versions.app, name="versions")
-app.add_typer(webhooks.app, name="webhooks")
-app.add_typer(requests.app, name="requests")
-app.add_typer(comments.app, name="comments")
-app.add_typer(compare.app)
-app.add_typer(stages.app)
-app.add_typer(maintenance.app)
-app.add_typer(transfer.app)
-app.add_typer(ui_app)
-app.add_typer(server.app)
 
 
 @app.callback()
@@ -74,4 +73,4 @@ def main() -> None:
     app(prog_name="registry")
 
 
-__all__ = ["app", "main"]
+__all__ = ["COMMAND_MODULES", "app", "main"]

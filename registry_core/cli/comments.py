@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import RenderableType
 
 from registry_core.cli.options import ActorOption, NameArg, VersionArg
 from registry_core.cli.output import client, done, emit, table, text, when
 from registry_core.entities import VersionComment
 
-app = typer.Typer(help="Comment on model versions; edit or delete your own comments.")
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+
+app = typer.Typer(
+    name="comments", help="Comment on model versions; edit or delete your own comments."
+)
 
 CommentArg = Annotated[str, typer.Argument(help="The comment's text.", show_default=False)]
 CommentIdArg = Annotated[

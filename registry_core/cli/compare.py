@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import RenderableType
-from rich.table import Table
-from rich.text import Text
 
 from registry_core.cli.options import NameArg
 from registry_core.cli.output import client, emit, text
 from registry_core.comparison import Comparison, MetricRow, build_comparison
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+    from rich.text import Text
 
 app = typer.Typer()
 
@@ -23,7 +24,7 @@ def _metric_cell(row: MetricRow, index: int) -> Text:
     value = row.values[index]
     if value is None:
         return text(None)
-    cell = Text(f"{value:.6g}")
+    cell = text(f"{value:.6g}")
     delta, verdict = row.deltas[index], row.verdicts[index]
     if delta is not None and verdict != "same":
         label = f" ({delta:+.4g}{', ' + verdict if verdict else ''})"
@@ -33,6 +34,8 @@ def _metric_cell(row: MetricRow, index: int) -> Text:
 
 def render_comparison(comparison: Comparison) -> RenderableType:
     """Versions as columns; params, then metrics with their change from the first column."""
+    from rich.table import Table
+
     grid = Table("", *(f"v{column.version}" for column in comparison.versions))
     grid.title = f"{comparison.name}: changes from v{comparison.versions[0].version}"
     grid.title_justify = "left"

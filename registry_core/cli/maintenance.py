@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import RenderableType
 
 from registry_core import formats
 from registry_core.cli.output import (
@@ -23,6 +22,9 @@ from registry_core.doctor import DoctorReport, examine
 from registry_core.errors import DATA_LOSS, RegistryError
 from registry_core.loaded_model import LoadedModel, ModelInfo
 from registry_core.signature import ModelSignature
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
 
 app = typer.Typer()
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import RenderableType
 
 from registry_core.cli.options import (
     DescriptionArg,
@@ -28,6 +27,9 @@ from registry_core.cli.output import (
     when,
 )
 from registry_core.entities import PagedList, RegisteredModel
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
 
 app = typer.Typer(name="models", help="Registered models: list, show, create, change, delete.")
 tag_app = typer.Typer(help="Set or delete a registered model's tags.")

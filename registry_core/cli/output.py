@@ -1,40 +1,33 @@
 """What every command shares: the client, tables or JSON on stdout, errors and exit codes on
-stderr, and progress shown only on a terminal."""
+stderr, and progress shown only on a terminal. Rich is imported only to draw, never for `--json`;
+DuckDB only by the store that uses it."""
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import json
 import math
 import os
 import re
+import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import duckdb
 import typer
-from rich.console import Console, Group, RenderableType
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-)
-from rich.progress import Progress as Bars
-from rich.table import Table
-from rich.text import Text
-from typer.core import TyperGroup
 
 from registry_core.client import RegistryClient
 from registry_core.errors import RegistryError
-from registry_core.transfer import Progress, no_progress
+from registry_core.store.base import Progress
 from registry_core.validation import UNSAFE_IN_NAMES
+
+if TYPE_CHECKING:
+    from rich.console import Console, Group, RenderableType
+    from rich.table import Table
+    from rich.text import Text
 
 EXIT_REGISTRY_ERROR = 1
 IO_ERROR = "IO_ERROR"
@@ -66,76 +59,15 @@ class CliState:
 _STATE: ContextVar[CliState] = ContextVar("registry_cli_state")
 
 
-class RegistryGroup(TyperGroup):
-    """The root command: turns a registry error into `ERROR_CODE: message` and exit code 1, and
-    so too a file the registry cannot use (a folder it cannot create, a file that is not DuckDB)
-    instead of a traceback. It also lets every command take `--json` after its own name, and
-    shows flags in help without a value type (Typer labels them `<bool>`)."""
-
-    def __init__(self, **attrs: Any) -> None:
-        super().__init__(**attrs)
-        root_json = next(param for param in self.params if param.name == JSON_OPTION)
-        for command in _commands(self):
-            if not isinstance(command, TyperGroup):
-                command.params.append(_json_anywhere(root_json))
-            if command is not self:
-                command.get_params = _untyped_flags(command.get_params)
-
-    def get_params(self, ctx: typer.Context) -> list[Any]:
-        return _untyped_flags(super().get_params)(ctx)
-
-    def invoke(self, ctx: typer.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except (RegistryError, OSError, duckdb.Error) as error:
-            typer.echo(error_line(error), err=True)
-            raise typer.Exit(EXIT_REGISTRY_ERROR) from None
-
-
-JSON_OPTION = "json_output"
-
-
-def _commands(command: Any) -> Iterator[Any]:
-    """A command and every command below it."""
-    yield command
-    for child in getattr(command, "commands", {}).values():
-        yield from _commands(child)
-
-
-def _untyped_flags(get_params: Callable[[typer.Context], list[Any]]) -> Callable[..., list[Any]]:
-    """A command's `get_params` whose flags show no value type in help."""
-
-    def params(ctx: typer.Context) -> list[Any]:
-        found = get_params(ctx)
-        for param in found:
-            if getattr(param, "is_flag", False):
-                param.metavar = ""
-        return found
-
-    return params
-
-
-def _json_anywhere(root_json: Any) -> Any:
-    """The root's `--json` for a subcommand: it switches the invocation to JSON output."""
-
-    def switch(ctx: typer.Context, param: Any, value: bool) -> None:
-        if value:
-            state().json_output = True
-
-    option = copy.copy(root_json)
-    option.expose_value = False
-    option.callback = switch
-    return option
-
-
-def error_line(error: RegistryError | OSError | duckdb.Error) -> str:
-    """`ERROR_CODE: message` for stderr."""
+def error_line(error: Exception) -> str:
+    """`ERROR_CODE: message` for stderr, for a registry, OS or DuckDB error."""
     if isinstance(error, RegistryError):
         return printable(str(error))
     if isinstance(error, OSError):
         where = f": {error.filename}" if error.filename else ""
         return printable(f"{IO_ERROR}: {error.strerror or error}{where}")
-    if isinstance(error, duckdb.IOException):
+    duckdb = sys.modules.get("duckdb")
+    if duckdb is not None and isinstance(error, duckdb.IOException):
         return printable(f"{IO_ERROR}: {str(error).removeprefix('IO Error: ')}")
     return printable(f"{INTERNAL_ERROR}: {error}")
 
@@ -162,6 +94,8 @@ def client() -> RegistryClient:
 
 def console(stderr: bool = False) -> Console:
     """A console on the current stdout (or stderr), wide enough when piped."""
+    from rich.console import Console
+
     out = Console(stderr=stderr, highlight=False, soft_wrap=False)
     if not out.is_terminal and "COLUMNS" not in os.environ:
         out.width = PIPE_WIDTH
@@ -214,7 +148,7 @@ def emit(data: Any, render: Callable[[], RenderableType]) -> None:
 
 def done(data: Any, message: str) -> None:
     """Report a completed change: `data` as JSON, or one line for people."""
-    emit(data, lambda: Text(printable(message), style="green"))
+    emit(data, lambda: text(message, style="green"))
 
 
 # -- rendering -----------------------------------------------------------------------------
@@ -223,6 +157,8 @@ def done(data: Any, message: str) -> None:
 def text(value: Any, style: str = "", keep_lines: bool = False) -> Text:
     """A table cell from any value, never read as markup, control characters escaped (newlines
     kept with `keep_lines`); None shows as a dim dash."""
+    from rich.text import Text
+
     if value is None or value == "":
         return Text("-", style="dim")
     if isinstance(value, Text):
@@ -236,7 +172,7 @@ def lines(value: str | None) -> Text:
 
 
 def _title(title: str | None) -> Text | None:
-    return Text(printable(title)) if title else None
+    return text(title) if title else None
 
 
 def when(ms: int | None) -> str | None:
@@ -261,6 +197,8 @@ def signature_summary(signature: dict[str, Any] | None) -> str | None:
 
 def table(columns: Sequence[str], rows: Iterable[Sequence[Any]], title: str | None = None) -> Table:
     """A table with a header row; cells go through `text`."""
+    from rich.table import Table
+
     grid = Table(*columns, title=_title(title), title_justify="left", title_style="bold")
     for row in rows:
         grid.add_row(*(text(cell) for cell in row))
@@ -269,6 +207,8 @@ def table(columns: Sequence[str], rows: Iterable[Sequence[Any]], title: str | No
 
 def details(pairs: Iterable[tuple[str, Any]], title: str | None = None) -> Table:
     """A two-column key/value listing."""
+    from rich.table import Table
+
     grid = Table.grid(padding=(0, 2))
     grid.title = _title(title)
     grid.title_justify = "left"
@@ -283,6 +223,9 @@ def details(pairs: Iterable[tuple[str, Any]], title: str | None = None) -> Table
 def stack(*parts: RenderableType | None) -> Group:
     """Several renderables one under another, a blank line apart, skipping None; plain strings
     are shown as they are, never read as markup."""
+    from rich.console import Group
+    from rich.text import Text
+
     shown: list[RenderableType] = []
     for part in parts:
         if part is None:
@@ -300,8 +243,13 @@ def stack(*parts: RenderableType | None) -> Group:
 def progress(labels: dict[str, str]) -> Iterator[Progress]:
     """A `progress(task, done, total)` callback drawing bars on a terminal's stderr, never in
     `--json` mode or when stderr is not a terminal."""
-    out = console(stderr=True)
-    if state().json_output or not out.is_terminal:
+    from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TextColumn, TimeRemainingColumn
+    from rich.progress import Progress as Bars
+
+    from registry_core.transfer import no_progress
+
+    out = None if state().json_output else console(stderr=True)
+    if out is None or not out.is_terminal:
         yield no_progress
         return
     bars = Bars(
@@ -326,8 +274,8 @@ def progress(labels: dict[str, str]) -> Iterator[Progress]:
 @contextmanager
 def busy(message: str) -> Iterator[None]:
     """A spinner on a terminal's stderr while work of unknown length runs."""
-    out = console(stderr=True)
-    if state().json_output or not out.is_terminal:
+    out = None if state().json_output else console(stderr=True)
+    if out is None or not out.is_terminal:
         yield
         return
     with out.status(message):

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import RenderableType
 
 from registry_core.cli.options import ActorOption, NameArg, VersionArg, complete_stage
 from registry_core.cli.output import client, details, emit, lines, table, when
 from registry_core.entities import REQUEST_STATUSES, StageProtection, TransitionRequest
 
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+
 app = typer.Typer(
-    help="Ask for a version to be moved into a stage, and approve, reject or cancel requests."
+    name="requests",
+    help="Ask for a version to be moved into a stage, and approve, reject or cancel requests.",
 )
 
 StageArg = Annotated[

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import RenderableType
 
 from registry_core.cli.options import (
     ActorOption,
@@ -19,6 +18,9 @@ from registry_core.cli.output import client, details, done, emit, table, when
 from registry_core.client import to_epoch_ms
 from registry_core.entities import ModelVersion
 from registry_core.errors import InvalidParameterValue, ResourceDoesNotExist
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
 
 app = typer.Typer()
 alias_app = typer.Typer(help="Point an alias (such as @champion) at a version, or remove it.")

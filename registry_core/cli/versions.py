@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import RenderableType
 
 from registry_core import validation
 from registry_core.cli.comments import comments_table
@@ -36,6 +35,9 @@ from registry_core.cli.output import (
 from registry_core.client import Lineage
 from registry_core.entities import ModelVersion, PagedList, Run
 from registry_core.search_filter import quote_literal
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
 
 app = typer.Typer(
     name="versions", help="Model versions: list, show, describe, tag and delete them."

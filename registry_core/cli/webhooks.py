@@ -3,10 +3,9 @@ and drain the outbox where Dagster's webhook sensor is not running."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import RenderableType
 
 from registry_core.cli.options import YesOption
 from registry_core.cli.output import (
@@ -32,6 +31,9 @@ from registry_core.webhooks.entities import (
 app = typer.Typer(
     name="webhooks", help="Webhooks: subscriptions, test sends, delivery history, redelivery."
 )
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
 
 WebhookArg = Annotated[str, typer.Argument(help="The webhook's name.", show_default=False)]
 DeliveryArg = Annotated[
