@@ -21,7 +21,10 @@ from registry_core.entities import (
     ResolvedModel,
     Run,
     RunArtifact,
+    StageProtection,
     StageTransition,
+    TransitionRequest,
+    VersionComment,
     now_ms,
 )
 from registry_core.errors import InvalidParameterValue, ResourceDoesNotExist
@@ -150,10 +153,14 @@ class RegistryClient:
         tags: dict[str, Any] | None = None,
         run_link: str | None = None,
         description: str | None = None,
+        *,
+        actor: str | None = None,
     ) -> ModelVersion:
         """Register a version; its source must be a run, model or stored-artifact URI, or a path
         inside the artifact store, and the artifact it names is recorded with the version."""
-        return self._store.create_model_version(name, source, run_id, tags, run_link, description)
+        return self._store.create_model_version(
+            name, source, run_id, tags, run_link, description, actor or config.default_actor()
+        )
 
     def get_model_version(self, name: str, version: int | str) -> ModelVersion:
         return self._store.get_model_version(name, version)
@@ -270,6 +277,108 @@ class RegistryClient:
     ) -> ModelVersion:
         """Give a stage (or `@alias`) back to its previous holder and archive the current one."""
         return self._store.rollback(name, stage, actor or config.default_actor(), reason)
+
+    # -- transition requests, comments and protected stages (as Databricks' registry) ----
+
+    def create_transition_request(
+        self,
+        name: str,
+        version: int | str,
+        stage: str,
+        comment: str | None = None,
+        *,
+        actor: str | None = None,
+    ) -> TransitionRequest:
+        """Ask for a version to be moved into a stage; someone with the stage's role approves."""
+        return self._store.create_transition_request(
+            name, version, stage, comment, actor or config.default_actor()
+        )
+
+    def approve_transition_request(
+        self,
+        name: str,
+        version: int | str,
+        stage: str,
+        archive_existing_versions: bool = True,
+        comment: str | None = None,
+        *,
+        actor: str | None = None,
+    ) -> TransitionRequest:
+        """Approve the open request for this version and stage, making its transition."""
+        return self._store.approve_transition_request(
+            name,
+            version,
+            stage,
+            archive_existing_versions,
+            comment,
+            actor or config.default_actor(),
+        )
+
+    def reject_transition_request(
+        self,
+        name: str,
+        version: int | str,
+        stage: str,
+        comment: str | None = None,
+        *,
+        actor: str | None = None,
+    ) -> TransitionRequest:
+        return self._store.reject_transition_request(
+            name, version, stage, comment, actor or config.default_actor()
+        )
+
+    def cancel_transition_request(
+        self,
+        name: str,
+        version: int | str,
+        stage: str,
+        comment: str | None = None,
+        *,
+        actor: str | None = None,
+    ) -> TransitionRequest:
+        """Withdraw your own open request."""
+        return self._store.cancel_transition_request(
+            name, version, stage, comment, actor or config.default_actor()
+        )
+
+    def list_transition_requests(
+        self,
+        name: str | None = None,
+        status: str | None = "open",
+        *,
+        version: int | str | None = None,
+    ) -> list[TransitionRequest]:
+        """Transition requests, newest first; `status` open (default), approved, rejected,
+        cancelled, closed, or None for all."""
+        return self._store.list_transition_requests(name, version, status or "all")
+
+    def create_comment(
+        self, name: str, version: int | str, comment: str, *, actor: str | None = None
+    ) -> VersionComment:
+        return self._store.create_comment(name, version, comment, actor or config.default_actor())
+
+    def update_comment(
+        self, comment_id: int, comment: str, *, actor: str | None = None
+    ) -> VersionComment:
+        """Edit your own comment."""
+        return self._store.update_comment(comment_id, comment, actor or config.default_actor())
+
+    def delete_comment(self, comment_id: int, *, actor: str | None = None) -> None:
+        """Delete your own comment."""
+        self._store.delete_comment(comment_id, actor or config.default_actor())
+
+    def list_comments(self, name: str, version: int | str) -> list[VersionComment]:
+        return self._store.list_comments(name, version)
+
+    def set_stage_protection(
+        self, name: str, stages: list[str], direct_roles: list[str] | None = None
+    ) -> StageProtection:
+        """Make `stages` of a model need an approved request; tokens of `direct_roles` may
+        still transition directly. An empty list lifts the protection."""
+        return self._store.set_stage_protection(name, stages, list(direct_roles or ()))
+
+    def get_stage_protection(self, name: str) -> StageProtection:
+        return self._store.get_stage_protection(name)
 
     def check_consistency(self) -> list[str]:
         """Broken registry invariants as sentences; empty when the registry is sound."""

@@ -62,13 +62,81 @@ class RegisteredModel:
     last_updated_timestamp: int
 
 
+REQUEST_OPEN = "open"
+REQUEST_APPROVED = "approved"
+REQUEST_REJECTED = "rejected"
+REQUEST_CANCELLED = "cancelled"
+REQUEST_CLOSED = "closed"
+REQUEST_STATUSES: tuple[str, ...] = (
+    REQUEST_OPEN,
+    REQUEST_APPROVED,
+    REQUEST_REJECTED,
+    REQUEST_CANCELLED,
+    REQUEST_CLOSED,
+)
+REQUEST_EVENTS: dict[str, str] = {
+    "request_created": "opened",
+    "request_approved": "approved",
+    "request_rejected": "rejected",
+    "request_cancelled": "cancelled",
+    "request_closed": "closed",
+}
+
+
+@dataclass(frozen=True)
+class TransitionRequest:
+    """A request to move a version into a stage, and what became of it.
+
+    `status` is open, approved, rejected, cancelled (by its author) or closed (the version was
+    deleted, or another version entered the stage); `resolved_by` and `resolution` say who
+    settled it and why."""
+
+    id: int
+    name: str
+    version: str
+    to_stage: str
+    status: str
+    requested_by: str
+    comment: str | None
+    creation_timestamp: int
+    resolved_by: str | None = None
+    resolution: str | None = None
+    resolved_timestamp: int | None = None
+
+
+@dataclass(frozen=True)
+class VersionComment:
+    """A comment on a model version, editable and deletable by its author only."""
+
+    id: int
+    name: str
+    version: str
+    author: str
+    comment: str
+    creation_timestamp: int
+    last_updated_timestamp: int
+
+
+@dataclass(frozen=True)
+class StageProtection:
+    """Which stages of a model need an approved transition request, and which token roles may
+    still move a version into them directly (none by default)."""
+
+    name: str
+    stages: tuple[str, ...] = ()
+    direct_roles: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True)
 class StageTransition:
-    """One entry of the append-only history: a stage change, an alias change or a deletion.
+    """One entry of the append-only history: a stage change, an alias change, a deletion, a
+    version's registration or validation, or a step of a transition request.
 
-    `event` is `stage` (from_stage -> to_stage), `alias_set`, `alias_deleted` or
-    `version_deleted`; `alias` is set for alias events, and `from_version` names the version
-    an alias was moved away from.
+    `event` is `stage` (from_stage -> to_stage), `alias_set`, `alias_deleted`,
+    `version_deleted`, `version_created`, `validation_passed|failed` or `request_created|
+    approved|rejected|cancelled|closed` (to_stage is the requested stage, `request_id` the
+    request); `alias` is set for alias events, and `from_version` names the version an alias
+    was moved away from.
     """
 
     id: int
@@ -82,10 +150,17 @@ class StageTransition:
     actor: str
     reason: str | None
     timestamp: int
+    request_id: int | None = None
 
     @property
     def change(self) -> str:
         """What this entry changed, in words (`Staging -> Production`, `@champion set`)."""
+        if self.event in REQUEST_EVENTS:
+            return f"request #{self.request_id} to {self.to_stage} {REQUEST_EVENTS[self.event]}"
+        if self.event == "version_created":
+            return "version registered"
+        if self.event in ("validation_passed", "validation_failed"):
+            return self.event.replace("_", " ")
         if self.event == "stage":
             return f"{self.from_stage} -> {self.to_stage}"
         if self.event == "alias_set":

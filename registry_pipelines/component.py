@@ -45,7 +45,8 @@ attributes:
     max_regression:
       r2: 0.05
   promotion:
-    policy: auto   # auto (the sensor promotes), staging or manual
+    policy: auto   # auto (the sensor promotes), approval (a person approves), staging or manual
+    # protected_stages: [Production]   # direct transitions refused; requests are approved
   retrain:
     cron: "0 3 * * *"
     timezone: UTC

@@ -11,7 +11,7 @@ import dagster as dg
 import registry_pipelines.defs
 from registry_pipelines.component import ModelLifecycleComponent
 from registry_pipelines.factory import DEFAULT_REGISTRY
-from registry_pipelines.jobs import promotion_job, rollback_job
+from registry_pipelines.jobs import approval_job, promotion_job, rollback_job
 from registry_pipelines.lifecycle import LIFECYCLE_TAG
 from registry_pipelines.specs import ModelSpec
 from registry_pipelines.webhook_sensor import webhook_sensor
@@ -30,7 +30,7 @@ all_models_training = dg.define_asset_job(
 defs = dg.Definitions.merge(
     TREE.build_defs(),
     dg.Definitions(
-        jobs=[all_models_training, promotion_job, rollback_job],
+        jobs=[all_models_training, promotion_job, rollback_job, approval_job],
         sensors=[webhook_sensor],
         resources={"registry": DEFAULT_REGISTRY},
     ),

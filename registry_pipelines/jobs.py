@@ -1,4 +1,5 @@
-"""Manual control from the Launchpad: promote a chosen version, or roll a stage back."""
+"""Manual control from the Launchpad: promote a chosen version, roll a stage back, or settle a
+transition request."""
 
 import dagster as dg
 
@@ -23,6 +24,16 @@ class RollbackConfig(dg.Config):
     model: str
     stage: str = STAGE_PRODUCTION
     reason: str = ""
+
+
+class ApprovalConfig(dg.Config):
+    """Which open transition request to settle (by model, version and stage), how, and why."""
+
+    model: str
+    version: int
+    stage: str = STAGE_PRODUCTION
+    approve: bool = True
+    comment: str = ""
 
 
 @dg.op(description="Move a version to a stage, archiving the others; Production moves @champion.")
@@ -80,3 +91,29 @@ def promotion_job() -> None:
 @dg.job(description="Roll a model's stage back to the version that held it before.")
 def rollback_job() -> None:
     rollback_model()
+
+
+@dg.op(description="Approve (or reject) an open transition request, in the launcher's name.")
+def settle_transition_request(
+    context: dg.OpExecutionContext, config: ApprovalConfig, registry: RegistryResource
+) -> None:
+    client = registry.client()
+    settle = (
+        client.approve_transition_request if config.approve else client.reject_transition_request
+    )
+    request = settle(
+        config.model,
+        config.version,
+        config.stage,
+        comment=config.comment or None,
+        actor=promotion_actor(context),
+    )
+    context.log.info(
+        f"request #{request.id} of {request.requested_by} ({config.model} version "
+        f"{config.version} to {request.to_stage}) is {request.status}"
+    )
+
+
+@dg.job(description="Approve or reject a transition request (configure model, version, stage).")
+def approval_job() -> None:
+    settle_transition_request()

@@ -31,7 +31,12 @@ from registry_pipelines.evaluation import (
     model_metrics,
     threshold_failures,
 )
-from registry_pipelines.promotion import promote, promotion_actor
+from registry_pipelines.promotion import (
+    approved_request,
+    complete_approval,
+    promote,
+    promotion_actor,
+)
 from registry_pipelines.resources import RegistryResource
 from registry_pipelines.sources import from_upstream, read_source, training_table
 from registry_pipelines.specs import FieldProblem, ModelSpec
@@ -74,10 +79,12 @@ class ModelLifecycle:
 
 
 class PromotionConfig(dg.Config):
-    """Which version to promote; by default the newest one that passed validation."""
+    """Which version to promote; by default the newest one that passed validation. With
+    `request_id`, the approved request that already moved the version to Production."""
 
     version: int | None = None
     reason: str = ""
+    request_id: int | None = None
 
 
 def lifecycle_keys(spec: ModelSpec) -> LifecycleKeys:
@@ -182,13 +189,20 @@ def _champion_label(version: str | None) -> str:
 
 
 def _ensure_registered_model(client: RegistryClient, spec: ModelSpec) -> None:
-    """Create the spec's registered model on its first registration (one call, race-safe)."""
+    """Create the spec's registered model on its first registration (one call, race-safe),
+    and give it the spec's protected stages when they differ (which needs an admin)."""
     with contextlib.suppress(ResourceAlreadyExists):
         client.create_registered_model(
             spec.name,
             tags={"task": spec.task, "dagster_asset_prefix": spec.asset_prefix},
             description=spec.description,
         )
+    wanted = spec.promotion
+    held = client.get_stage_protection(spec.name)
+    if set(held.stages) != set(wanted.protected_stages) or (
+        wanted.protected_stages and set(held.direct_roles) != set(wanted.direct_roles)
+    ):
+        client.set_stage_protection(spec.name, wanted.protected_stages, wanted.direct_roles)
 
 
 def build_lifecycle(spec: ModelSpec) -> ModelLifecycle:
@@ -432,16 +446,30 @@ def build_lifecycle(spec: ModelSpec) -> ModelLifecycle:
     def production_version(
         context: dg.AssetExecutionContext, config: PromotionConfig, registry: RegistryResource
     ) -> dg.MaterializeResult:
-        outcome = promote(
-            registry.client(),
-            spec.name,
-            config.version,
-            actor=promotion_actor(context),
-            reason=" ".join(filter(None, [config.reason, f"(promotion run {context.run.run_id})"])),
-        )
+        client = registry.client()
+        approved_by: dict[str, dg.MetadataValue] = {}
+        if config.request_id is not None and config.version is not None:
+            request = approved_request(client, spec.name, config.version, config.request_id)
+            outcome = complete_approval(client, spec.name, request)
+            approved_by = {
+                "request_id": dg.MetadataValue.int(request.id),
+                "requested_by": dg.MetadataValue.text(request.requested_by),
+                "approved_by": dg.MetadataValue.text(request.resolved_by or ""),
+            }
+        else:
+            outcome = promote(
+                client,
+                spec.name,
+                config.version,
+                actor=promotion_actor(context),
+                reason=" ".join(
+                    filter(None, [config.reason, f"(promotion run {context.run.run_id})"])
+                ),
+            )
         context.log.info(outcome.message)
         return dg.MaterializeResult(
             metadata={
+                **approved_by,
                 "version": dg.MetadataValue.int(int(outcome.production_version or 0)),
                 "model_uri": dg.MetadataValue.text(
                     f"models:/{spec.name}/{outcome.production_version}"

@@ -8,7 +8,7 @@ import dagster as dg
 
 from registry_core.client import RegistryClient
 from registry_core.config import default_actor
-from registry_core.entities import STAGE_PRODUCTION
+from registry_core.entities import STAGE_PRODUCTION, TransitionRequest
 from registry_core.errors import InvalidState
 from registry_core.search_filter import quote_literal
 
@@ -86,4 +86,63 @@ def promote(
         client.set_registered_model_alias(name, CHAMPION_ALIAS, chosen, actor=actor, reason=reason)
     return PromotionOutcome(
         True, chosen, previous, f"version {chosen} promoted to Production (was {previous})"
+    )
+
+
+def approved_request(
+    client: RegistryClient, name: str, version: int, request_id: int
+) -> TransitionRequest:
+    """The approved request to Production `request_id` of this version (Failure without one)."""
+    for request in client.list_transition_requests(name, "approved", version=version):
+        if request.id == request_id and request.to_stage == STAGE_PRODUCTION:
+            return request
+    raise dg.Failure(
+        description=f"Version {version} of {name} has no approved request #{request_id} to "
+        "Production."
+    )
+
+
+def complete_approval(
+    client: RegistryClient, name: str, request: TransitionRequest
+) -> PromotionOutcome:
+    """After an approved request moved a version to Production, point @champion at it in the
+    approver's name; reported as not promoted if the version has left Production since."""
+    with client.session():
+        history = client.get_model_version_history(name)
+        moved = next(
+            h for h in reversed(history) if h.request_id == request.id and h.event == "stage"
+        )
+        previous = next(
+            (
+                h.version
+                for h in history
+                if h.event == "stage"
+                and h.from_stage == STAGE_PRODUCTION
+                and h.timestamp == moved.timestamp
+            ),
+            None,
+        )
+        if client.get_model_version(name, request.version).current_stage != STAGE_PRODUCTION:
+            current = client.get_latest_versions(name, [STAGE_PRODUCTION])
+            holder = current[0].version if current else None
+            return PromotionOutcome(
+                False,
+                holder,
+                previous,
+                f"version {request.version} left Production after request #{request.id} "
+                "was approved",
+            )
+        client.set_registered_model_alias(
+            name,
+            CHAMPION_ALIAS,
+            request.version,
+            actor=request.resolved_by or request.requested_by,
+            reason=f"approved request #{request.id} of {request.requested_by}",
+        )
+    return PromotionOutcome(
+        True,
+        request.version,
+        previous,
+        f"version {request.version} promoted to Production by {request.resolved_by}, who "
+        f"approved request #{request.id} of {request.requested_by} (was {previous})",
     )

@@ -1,18 +1,32 @@
 """A model's promotion sensor: one promotion run per version whose validation passed.
 
-It reads only Dagster's event log (registered-version materializations and the check
-evaluations of the same run tied to them), never the registry file, so it does not compete
-with runs for the file's lock; the promotion run itself writes the registry.
+Under the `auto` policy it reads only Dagster's event log (registered-version materializations
+and the check evaluations of the same run tied to them), never the registry file, so it does not
+compete with runs for the file's lock; the promotion run itself writes the registry.
+
+Under the `approval` policy the sensor also talks to the registry: for each version whose
+validation passed it opens a transition request to Production (its comment holds the metrics and
+the candidate-vs-champion table), and for each request to Production approved since its last
+tick it launches the promotion run that materializes `production_version`. Approval can come
+from anywhere (the CLI, the server's API, the web UI, a Launchpad job), so the sensor asks the
+registry rather than each of them telling Dagster; the approval itself already made the
+transition, in the approver's name, and the run only records it and moves @champion.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Sequence
+from typing import Any
 
 import dagster as dg
 
+from registry_core.client import RegistryClient
+from registry_core.entities import STAGE_PRODUCTION
+from registry_core.errors import InvalidState, ResourceAlreadyExists, ResourceDoesNotExist
 from registry_pipelines.lifecycle import ModelLifecycle, PromotionConfig, check_names
+from registry_pipelines.resources import RegistryResource
 from registry_pipelines.specs import ModelSpec
 
 _BATCH = 100
@@ -69,10 +83,107 @@ def _reason(record: dg.EventLogRecord, spec: ModelSpec) -> str:
     return f"validation passed in Dagster run {record.run_id}: {metrics}"
 
 
+def _request_comment(record: dg.EventLogRecord, spec: ModelSpec) -> str:
+    """A transition request's comment: the validating run, the metrics and the comparison."""
+    comparison = _metadata_value(record, "comparison")
+    table = f"\n\n{comparison}" if isinstance(comparison, str) and comparison else ""
+    return f"{_reason(record, spec)}{table}"
+
+
+def _open_request(
+    client: RegistryClient, spec: ModelSpec, version: int, comment: str, actor: str
+) -> None:
+    """Ask for Production for a validated version newer than Production's; a repeat, a version
+    already there or one deleted since is left alone."""
+    current = client.get_latest_versions(spec.name, [STAGE_PRODUCTION])
+    if current and int(current[0].version) >= version:
+        return
+    with contextlib.suppress(ResourceAlreadyExists, InvalidState, ResourceDoesNotExist):
+        client.create_transition_request(spec.name, version, STAGE_PRODUCTION, comment, actor=actor)
+
+
+def build_approval_sensor(
+    lc: ModelLifecycle, minimum_interval_seconds: int = 5
+) -> dg.SensorDefinition:
+    """The sensor of a model whose promotion policy is `approval` (see the module's text)."""
+    spec, keys = lc.spec, lc.keys
+    expected = check_names(spec)
+    op_name = keys.production_version.to_python_identifier()
+    name = promotion_sensor_name(spec)
+
+    @dg.sensor(
+        name=name,
+        description=(
+            f"Opens a transition request to Production for each validated version of "
+            f"{spec.name}, and promotes each version whose request is approved."
+        ),
+        minimum_interval_seconds=minimum_interval_seconds,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        jobs=[lc.promotion_job],
+    )
+    def approval_sensor(
+        context: dg.SensorEvaluationContext, registry: RegistryResource
+    ) -> dg.SensorResult:
+        cursor: dict[str, Any] = json.loads(context.cursor) if context.cursor else {}
+        client = registry.client()
+        records = context.instance.fetch_materializations(
+            dg.AssetRecordsFilter(
+                asset_key=keys.registered_version, after_storage_id=cursor.get(spec.asset_prefix)
+            ),
+            limit=_BATCH,
+            ascending=True,
+        ).records
+        requests = []
+        with client.session():
+            for record in records:
+                passed = validation_outcome(context.instance, record, expected)
+                if passed is None:
+                    break
+                cursor[spec.asset_prefix] = record.storage_id
+                version = _metadata_value(record, "version")
+                if passed and isinstance(version, int):
+                    comment = _request_comment(record, spec)
+                    _open_request(client, spec, version, comment, f"dagster:{name}")
+            since, seen = cursor.get("approved_after", 0), set(cursor.get("approved_at", []))
+            for request in client.list_transition_requests(spec.name, "approved"):
+                when = request.resolved_timestamp or 0
+                if (
+                    request.to_stage != STAGE_PRODUCTION
+                    or when < since
+                    or (when == since and request.id in seen)
+                ):
+                    continue
+                if when > cursor.get("approved_after", 0):
+                    cursor["approved_after"], cursor["approved_at"] = when, []
+                cursor["approved_at"].append(request.id)
+                config = PromotionConfig(
+                    version=int(request.version),
+                    reason=f"approved request #{request.id}",
+                    request_id=request.id,
+                )
+                requests.append(
+                    dg.RunRequest(
+                        run_key=f"approved:{spec.name}:{request.id}",
+                        job_name=lc.promotion_job.name,
+                        run_config={"ops": {op_name: {"config": config.model_dump()}}},
+                        tags={
+                            "registry/model": spec.name,
+                            "registry/version": request.version,
+                            "registry/request": str(request.id),
+                        },
+                    )
+                )
+        return dg.SensorResult(run_requests=requests, cursor=json.dumps(cursor, sort_keys=True))
+
+    return approval_sensor
+
+
 def build_promotion_sensor(
     lc: ModelLifecycle, minimum_interval_seconds: int = 5
 ) -> dg.SensorDefinition | None:
-    """The sensor of a model whose promotion policy is `auto`; None for any other policy."""
+    """The sensor of a model whose promotion policy is `auto` or `approval`; None for another."""
+    if lc.spec.promotion.policy == "approval":
+        return build_approval_sensor(lc, minimum_interval_seconds)
     if lc.spec.promotion.policy != "auto":
         return None
     spec, keys = lc.spec, lc.keys

@@ -25,7 +25,9 @@ from pydantic import (
 
 Task = Literal["classification", "regression"]
 DemoDataset = Literal["synthetic_churn", "sklearn_wine", "synthetic_house"]
-PromotionPolicy = Literal["auto", "staging", "manual"]
+PromotionPolicy = Literal["auto", "approval", "staging", "manual"]
+ProtectedStage = Literal["Staging", "Production", "Archived"]
+Role = Literal["reader", "writer", "promoter", "admin"]
 Direction = Literal["higher", "lower"]
 SourceKind = Literal["demo", "asset", "path", "sql"]
 
@@ -332,9 +334,13 @@ class ValidationSpec(_Spec):
 
 
 class PromotionSpec(_Spec):
-    """What a validated candidate becomes: champion (auto), staging alias, or nothing (manual)."""
+    """What a validated candidate becomes: champion (auto), a transition request to Production
+    that a person approves (approval), staging alias, or nothing (manual); and which stages of
+    the registered model need an approved request (and which token roles may skip one)."""
 
     policy: PromotionPolicy
+    protected_stages: list[ProtectedStage] = Field(default_factory=list)
+    direct_roles: list[Role] = Field(default_factory=list)
 
 
 class RetrainSpec(_Spec):

@@ -25,6 +25,7 @@ def test_archive_records_promoted_and_archived(client: RegistryClient, model: st
     events = [
         (h.version, h.from_stage, h.to_stage, h.actor)
         for h in client.get_model_version_history(model)
+        if h.event == "stage"
     ]
     assert events == [
         ("1", "None", "Production", "alice"),
@@ -32,16 +33,23 @@ def test_archive_records_promoted_and_archived(client: RegistryClient, model: st
         ("2", "None", "Production", "bob"),
     ]
     promoted = client.get_model_version_history(model, version=2)
-    assert [(h.event, h.reason) for h in promoted] == [("stage", "better f1")]
+    assert [(h.event, h.reason) for h in promoted] == [
+        ("version_created", "registered from runs:/r/model"),
+        ("stage", "better f1"),
+    ]
 
 
 def test_actor_defaults_from_environment(
     client: RegistryClient, model: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MODEL_REGISTRY_ACTOR", "ci-bot")
+    client.create_model_version(model, "runs:/r/model")
     client.transition_model_version_stage(model, 1, "Staging")
     client.set_registered_model_alias(model, "candidate", 1)
-    assert {h.actor for h in client.get_model_version_history(model)} == {"ci-bot"}
+    history = client.get_model_version_history(model)
+    assert {h.actor for h in history if h.event != "version_created" or h.version == "4"} == {
+        "ci-bot"
+    }
 
 
 def test_alias_history_records_set_move_and_delete(client: RegistryClient, model: str) -> None:
@@ -51,6 +59,7 @@ def test_alias_history_records_set_move_and_delete(client: RegistryClient, model
     events = [
         (h.event, h.alias, h.version, h.from_version, h.actor, h.reason)
         for h in client.get_model_version_history(model)
+        if h.event != "version_created"
     ]
     assert events == [
         ("alias_set", "champion", "1", None, "a", "r1"),
@@ -117,3 +126,18 @@ def test_rollback_of_an_alias(client: RegistryClient, model: str) -> None:
     client.set_registered_model_alias(model, "champion", 3)
     assert client.rollback(model, "@champion").version == "1"
     assert client.get_model_version_by_alias(model, "champion").version == "1"
+
+
+def test_registration_and_validation_are_in_the_history(client: RegistryClient) -> None:
+    client.create_registered_model("fresh")
+    client.create_model_version("fresh", "runs:/r9/model", run_id="r9", actor="trainer")
+    client.record_validation("fresh", 1, [], {"f1": 0.8125}, actor="validator")
+    client.record_validation("fresh", 1, ["f1 0.81 < 0.9"], {"f1": 0.8125}, actor="validator")
+    entries = [
+        (h.event, h.actor, h.reason, h.change) for h in client.get_model_version_history("fresh")
+    ]
+    assert entries == [
+        ("version_created", "trainer", "registered from run r9", "version registered"),
+        ("validation_passed", "validator", "f1=0.8125", "validation passed"),
+        ("validation_failed", "validator", "f1 0.81 < 0.9", "validation failed"),
+    ]

@@ -28,7 +28,10 @@ from registry_core.entities import (
     ResolvedModel,
     Run,
     RunArtifact,
+    StageProtection,
     StageTransition,
+    TransitionRequest,
+    VersionComment,
 )
 from registry_core.webhooks.entities import Delivery, DeliveryAttempt, DeliverySummary, Webhook
 
@@ -313,6 +316,9 @@ def _revive(hint: Any, value: Any) -> Any:
 
 
 STAGE_TRANSITION = dataclass_codec(StageTransition)
+TRANSITION_REQUEST = dataclass_codec(TransitionRequest)
+VERSION_COMMENT = dataclass_codec(VersionComment)
+STAGE_PROTECTION = dataclass_codec(StageProtection)
 RESOLVED_MODEL: Codec[ResolvedModel] = Codec(
     dict[str, Any],
     lambda r: {

@@ -21,6 +21,8 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "models": ("models",),
     "versions": ("versions",),
     "webhooks": ("webhooks",),
+    "requests": ("requests",),
+    "comments": ("comments",),
     "compare": ("compare",),
     "stages": ("transition", "history", "which", "rollback", "alias"),
     "maintenance": ("load-check", "gc", "doctor"),

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from registry_core import validation
+from registry_core.cli.comments import comments_table
 from registry_core.cli.options import (
     ActorOption,
     DescriptionArg,
@@ -180,9 +181,30 @@ def lineage_data(lineage: Lineage) -> dict[str, Any]:
 
 @app.command("show")
 def show_version(name: NameArg, version: VersionArg) -> None:
-    """Show a version: stage, aliases, tags, source, sha256 and its run's params and metrics."""
-    lineage = client().get_model_version_lineage(name, version)
-    emit(lineage_data(lineage), lambda: render_lineage(lineage))
+    """Show a version: stage, aliases, tags, source, sha256, its run's params and metrics, its
+    open transition requests and its comments."""
+    registry = client()
+    with registry.session():
+        lineage = registry.get_model_version_lineage(name, version)
+        requests = registry.list_transition_requests(name, "open", version=version)
+        comments = registry.list_comments(name, version)
+    emit(
+        {**lineage_data(lineage), "open_requests": requests, "comments": comments},
+        lambda: stack(
+            render_lineage(lineage),
+            table(
+                ["Request", "To stage", "Requested by", "Requested"],
+                (
+                    [f"#{r.id}", r.to_stage, r.requested_by, when(r.creation_timestamp)]
+                    for r in requests
+                ),
+                title="Open transition requests",
+            )
+            if requests
+            else None,
+            comments_table(comments) if comments else None,
+        ),
+    )
 
 
 @app.command("describe")

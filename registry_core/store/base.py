@@ -22,7 +22,10 @@ from registry_core.entities import (
     ResolvedModel,
     Run,
     RunArtifact,
+    StageProtection,
     StageTransition,
+    TransitionRequest,
+    VersionComment,
 )
 from registry_core.webhooks.entities import Delivery, DeliveryAttempt, DeliverySummary, Webhook
 
@@ -101,9 +104,11 @@ class ModelRegistryStore(ABC):
         tags: dict[str, Any] | None,
         run_link: str | None,
         description: str | None,
+        actor: str,
     ) -> ModelVersion:
         """Register a version; its source must be a run, model or stored-artifact URI (or a path
-        inside the artifact store), and the artifact it names is recorded with the version."""
+        inside the artifact store), and the artifact it names is recorded with the version; the
+        history records who registered it from which run."""
 
     @abstractmethod
     def get_model_version(self, name: str, version: int | str) -> ModelVersion: ...
@@ -191,6 +196,72 @@ class ModelRegistryStore(ABC):
     @abstractmethod
     def check_consistency(self) -> list[str]:
         """Every broken invariant as a sentence; empty when the registry is sound."""
+
+
+class ApprovalStore(ABC):
+    """Human approval: transition requests, comments on versions and protected stages."""
+
+    @abstractmethod
+    def create_transition_request(
+        self, name: str, version: int | str, stage: str, comment: str | None, actor: str
+    ) -> TransitionRequest:
+        """Open a request to move a version into a stage (one open per version and stage);
+        it closes the open requests of older versions for that stage."""
+
+    @abstractmethod
+    def approve_transition_request(
+        self,
+        name: str,
+        version: int | str,
+        stage: str,
+        archive_existing_versions: bool,
+        comment: str | None,
+        actor: str,
+    ) -> TransitionRequest:
+        """Approve the open request and make its transition, in one transaction."""
+
+    @abstractmethod
+    def reject_transition_request(
+        self, name: str, version: int | str, stage: str, comment: str | None, actor: str
+    ) -> TransitionRequest: ...
+
+    @abstractmethod
+    def cancel_transition_request(
+        self, name: str, version: int | str, stage: str, comment: str | None, actor: str
+    ) -> TransitionRequest:
+        """Withdraw an open request; only its author may."""
+
+    @abstractmethod
+    def list_transition_requests(
+        self, name: str | None, version: int | str | None, status: str | None
+    ) -> list[TransitionRequest]:
+        """Requests, newest first: of one model (or version) or all, in one status or any."""
+
+    @abstractmethod
+    def create_comment(
+        self, name: str, version: int | str, comment: str, actor: str
+    ) -> VersionComment: ...
+
+    @abstractmethod
+    def update_comment(self, comment_id: int, comment: str, actor: str) -> VersionComment:
+        """Edit a comment; only its author may."""
+
+    @abstractmethod
+    def delete_comment(self, comment_id: int, actor: str) -> None:
+        """Delete a comment; only its author may."""
+
+    @abstractmethod
+    def list_comments(self, name: str, version: int | str) -> list[VersionComment]:
+        """A version's comments, oldest first."""
+
+    @abstractmethod
+    def set_stage_protection(
+        self, name: str, stages: list[str], direct_roles: list[str]
+    ) -> StageProtection:
+        """Which stages of a model need an approved request, and which roles may skip one."""
+
+    @abstractmethod
+    def get_stage_protection(self, name: str) -> StageProtection: ...
 
 
 class RunStore(ABC):
@@ -386,7 +457,7 @@ class AdminStore(ABC):
         """Load a dump: artifacts first (verified), then every row in one transaction."""
 
 
-class RegistryStore(ModelRegistryStore, RunStore, WebhookStore, AdminStore):
+class RegistryStore(ModelRegistryStore, ApprovalStore, RunStore, WebhookStore, AdminStore):
     """A whole registry backend: what `RegistryClient` talks to."""
 
     artifacts: Artifacts

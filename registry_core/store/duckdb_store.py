@@ -50,7 +50,7 @@ _VERSIONS_JOINED = "FROM model_versions mv JOIN registered_models rm ON rm.id = 
 _FEW_VERSIONS = 8
 _HISTORY_COLUMNS = (
     "id, model_name, version, event, from_version, from_stage, to_stage, alias, actor, reason, "
-    "timestamp"
+    "timestamp, request_id"
 )
 
 
@@ -137,6 +137,7 @@ def _transition_from_row(row: Sequence[Any]) -> StageTransition:
         actor=row[8],
         reason=row[9],
         timestamp=row[10],
+        request_id=row[11],
     )
 
 
@@ -321,7 +322,48 @@ class DuckDBStore(ModelRegistryStore):
         return self._registered_models(conn, [row], "SELECT ?::BIGINT", [row[0]])[0]
 
     @staticmethod
+    def _append_history(
+        conn: duckdb.DuckDBPyConnection,
+        model_id: int,
+        model_name: str,
+        version: int,
+        event: str,
+        actor: str,
+        reason: str | None,
+        when: int,
+        *,
+        from_stage: str | None = None,
+        to_stage: str | None = None,
+        alias: str | None = None,
+        from_version: int | None = None,
+        request_id: int | None = None,
+    ) -> tuple[str, str | None]:
+        """Append one entry to the history; the checked actor and reason."""
+        actor, reason = check.actor(actor), check.reason(reason)
+        conn.execute(
+            "INSERT INTO history (id, model_id, model_name, version, event, from_version, "
+            "from_stage, to_stage, alias, actor, reason, timestamp, request_id) "
+            "VALUES (nextval('history_id_seq'), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                model_id,
+                model_name,
+                version,
+                event,
+                from_version,
+                from_stage,
+                to_stage,
+                alias,
+                actor,
+                reason,
+                when,
+                request_id,
+            ],
+        )
+        return actor, reason
+
+    @classmethod
     def _record(
+        cls,
         conn: duckdb.DuckDBPyConnection,
         model_id: int,
         model_name: str,
@@ -336,26 +378,23 @@ class DuckDBStore(ModelRegistryStore):
         alias: str | None = None,
         from_version: int | None = None,
         run_id: str | None = None,
+        request_id: int | None = None,
     ) -> None:
         """Append to the history and, in the same transaction, to the webhook outbox."""
-        actor, reason = check.actor(actor), check.reason(reason)
-        conn.execute(
-            "INSERT INTO history (id, model_id, model_name, version, event, from_version, "
-            "from_stage, to_stage, alias, actor, reason, timestamp) "
-            "VALUES (nextval('history_id_seq'), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                model_id,
-                model_name,
-                version,
-                event,
-                from_version,
-                from_stage,
-                to_stage,
-                alias,
-                actor,
-                reason,
-                when,
-            ],
+        actor, reason = cls._append_history(
+            conn,
+            model_id,
+            model_name,
+            version,
+            event,
+            actor,
+            reason,
+            when,
+            from_stage=from_stage,
+            to_stage=to_stage,
+            alias=alias,
+            from_version=from_version,
+            request_id=request_id,
         )
         base = {"name": model_name, "version": str(version), "actor": actor}
         if event == "stage":
@@ -393,6 +432,7 @@ class DuckDBStore(ModelRegistryStore):
         actor: str,
         reason: str | None,
         when: int,
+        request_id: int | None = None,
     ) -> None:
         (run_id,) = conn.execute(
             "UPDATE model_versions SET current_stage = ?, last_updated_timestamp = ? "
@@ -411,6 +451,7 @@ class DuckDBStore(ModelRegistryStore):
             from_stage=from_stage,
             to_stage=to_stage,
             run_id=run_id,
+            request_id=request_id,
         )
 
     # -- registered models ---------------------------------------------------------------
@@ -560,6 +601,7 @@ class DuckDBStore(ModelRegistryStore):
         run_link: str | None = None,
         description: str | None = None,
         artifact: dict[str, Any] | None = None,
+        actor: str = "unknown",
     ) -> ModelVersion:
         check.model_name(name)
         if not isinstance(source, str) or not source:
@@ -610,6 +652,16 @@ class DuckDBStore(ModelRegistryStore):
                     f"INSERT INTO model_version_tags VALUES {marks}",
                     [item for k, v in clean_tags.items() for item in (vkey, k, v)],
                 )
+            self._append_history(
+                conn,
+                model_id,
+                name,
+                number,
+                "version_created",
+                actor,
+                f"registered from run {run_id}" if run_id else f"registered from {source}",
+                when,
+            )
             record_event(
                 conn,
                 "model_version",
@@ -748,6 +800,18 @@ class DuckDBStore(ModelRegistryStore):
             (run_id,) = conn.execute(
                 "SELECT run_id FROM model_versions WHERE vkey = ?", [vkey]
             ).fetchone()
+            when = now_ms()
+            self._append_history(
+                conn,
+                model_id,
+                name,
+                number,
+                "validation_passed" if passed else "validation_failed",
+                actor,
+                (reasons if not passed else ", ".join(f"{k}={v:.6g}" for k, v in values.items()))
+                or None,
+                when,
+            )
             record_event(
                 conn,
                 "model_version",
@@ -760,7 +824,7 @@ class DuckDBStore(ModelRegistryStore):
                     "failures": list(failures),
                     "actor": actor,
                 },
-                now_ms(),
+                when,
             )
 
     def delete_model_version_tag(self, name: str, version: int | str, key: str) -> None:
@@ -791,6 +855,22 @@ class DuckDBStore(ModelRegistryStore):
         actor: str = "unknown",
         reason: str | None = None,
     ) -> ModelVersion:
+        return self._transition(
+            name, version, stage, archive_existing_versions, actor, reason, request_id=None
+        )
+
+    def _transition(
+        self,
+        name: str,
+        version: int | str,
+        stage: str,
+        archive_existing_versions: bool,
+        actor: str,
+        reason: str | None,
+        request_id: int | None,
+    ) -> ModelVersion:
+        """Move a version into a stage (archiving the stage's holders if asked), recording the
+        request that asked for it, if one did."""
         target = check.stage(stage)
         if archive_existing_versions:
             check.archiving_stage(target)
@@ -816,7 +896,9 @@ class DuckDBStore(ModelRegistryStore):
                         f"archived: version {number} moved to {target}",
                         when,
                     )
-            self._set_stage(conn, model_id, name, number, current, target, actor, reason, when)
+            self._set_stage(
+                conn, model_id, name, number, current, target, actor, reason, when, request_id
+            )
             self._touch_model(conn, model_id, when)
         return replace(existing, current_stage=target, last_updated_timestamp=when)
 

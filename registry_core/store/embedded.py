@@ -16,9 +16,9 @@ from registry_core.config import RegistryLocation
 from registry_core.entities import ModelVersion, ResolvedModel, RunArtifact
 from registry_core.errors import InvalidParameterValue, ResourceDoesNotExist
 from registry_core.store.admin_sql import DuckDBAdminStore
+from registry_core.store.approval_sql import DuckDBApprovalStore
 from registry_core.store.base import Progress, RegistryStore
 from registry_core.store.connection import shared_manager
-from registry_core.store.duckdb_store import DuckDBStore
 from registry_core.store.migrations import current_version
 from registry_core.store.outbox import OutboxStore
 from registry_core.store.run_store import DuckDBRunStore
@@ -29,7 +29,9 @@ if TYPE_CHECKING:
     from registry_core.transfer import ExportSummary, ImportSummary
 
 
-class EmbeddedStore(DuckDBStore, DuckDBRunStore, OutboxStore, DuckDBAdminStore, RegistryStore):
+class EmbeddedStore(
+    DuckDBApprovalStore, DuckDBRunStore, OutboxStore, DuckDBAdminStore, RegistryStore
+):
     """A registry in a DuckDB file and an artifact folder, held by this process on demand."""
 
     def __init__(
@@ -63,12 +65,13 @@ class EmbeddedStore(DuckDBStore, DuckDBRunStore, OutboxStore, DuckDBAdminStore, 
         tags: dict[str, Any] | None = None,
         run_link: str | None = None,
         description: str | None = None,
+        actor: str = "unknown",
     ) -> ModelVersion:
         source = validate_source(source, self.artifacts.root)
         with self.manager.connection():
             artifact = self._artifact_for_source(source)
-            return DuckDBStore.create_model_version(
-                self, name, source, run_id, tags, run_link, description, artifact
+            return DuckDBApprovalStore.create_model_version(
+                self, name, source, run_id, tags, run_link, description, artifact, actor
             )
 
     def resolve_model_uri(self, uri: str) -> ResolvedModel:

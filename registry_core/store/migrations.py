@@ -219,6 +219,43 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             creation_timestamp BIGINT NOT NULL
         )""",
     ),
+    # 6: human approval: transition requests (at most one open per version and stage), comments
+    # on versions, each model's protected stages (JSON lists), and the request a history entry
+    # belongs to.
+    (
+        "CREATE SEQUENCE transition_request_id_seq START 1",
+        """CREATE TABLE transition_requests (
+            id BIGINT PRIMARY KEY,
+            model_id BIGINT NOT NULL,
+            version INTEGER NOT NULL,
+            to_stage VARCHAR NOT NULL,
+            status VARCHAR NOT NULL,
+            requested_by VARCHAR NOT NULL,
+            comment VARCHAR,
+            creation_timestamp BIGINT NOT NULL,
+            resolved_by VARCHAR,
+            resolution VARCHAR,
+            resolved_timestamp BIGINT
+        )""",
+        "CREATE INDEX transition_requests_model ON transition_requests (model_id)",
+        "CREATE SEQUENCE version_comment_id_seq START 1",
+        """CREATE TABLE version_comments (
+            id BIGINT PRIMARY KEY,
+            model_id BIGINT NOT NULL,
+            version INTEGER NOT NULL,
+            author VARCHAR NOT NULL,
+            comment VARCHAR NOT NULL,
+            creation_timestamp BIGINT NOT NULL,
+            last_updated_timestamp BIGINT NOT NULL
+        )""",
+        "CREATE INDEX version_comments_model ON version_comments (model_id)",
+        """CREATE TABLE stage_protection (
+            model_id BIGINT PRIMARY KEY,
+            stages VARCHAR NOT NULL,
+            direct_roles VARCHAR NOT NULL
+        )""",
+        "ALTER TABLE history ADD COLUMN request_id BIGINT",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -20,9 +20,16 @@ MODEL_VERSION_ALIAS_SET = "model_version_alias.set"
 MODEL_VERSION_ALIAS_DELETED = "model_version_alias.deleted"
 MODEL_VERSION_TAG_SET = "model_version_tag.set"
 MODEL_VERSION_TAG_DELETED = "model_version_tag.deleted"
+TRANSITION_REQUEST_CREATED = "transition_request.created"
+TRANSITION_REQUEST_APPROVED = "transition_request.approved"
+TRANSITION_REQUEST_REJECTED = "transition_request.rejected"
+TRANSITION_REQUEST_CANCELLED = "transition_request.cancelled"
+TRANSITION_REQUEST_CLOSED = "transition_request.closed"
+MODEL_VERSION_COMMENT_CREATED = "model_version_comment.created"
 WEBHOOK_TEST = "webhook.test"
 
 _VALIDATION_FIELDS = ("name", "version", "run_id", "metrics", "failures", "actor")
+_REQUEST_FIELDS = ("id", "name", "version", "to_stage", "requested_by", "actor", "comment")
 
 # The exact keys of `data` for each event. Versions are strings, as in MLflow's payloads;
 # `failures` lists the checks a version failed (empty when it passed).
@@ -47,6 +54,12 @@ EVENT_FIELDS: dict[str, tuple[str, ...]] = {
     MODEL_VERSION_ALIAS_DELETED: ("name", "alias", "version", "actor", "reason"),
     MODEL_VERSION_TAG_SET: ("name", "version", "key", "value"),
     MODEL_VERSION_TAG_DELETED: ("name", "version", "key"),
+    TRANSITION_REQUEST_CREATED: _REQUEST_FIELDS,
+    TRANSITION_REQUEST_APPROVED: _REQUEST_FIELDS,
+    TRANSITION_REQUEST_REJECTED: _REQUEST_FIELDS,
+    TRANSITION_REQUEST_CANCELLED: _REQUEST_FIELDS,
+    TRANSITION_REQUEST_CLOSED: _REQUEST_FIELDS,
+    MODEL_VERSION_COMMENT_CREATED: ("id", "name", "version", "author", "comment"),
     WEBHOOK_TEST: ("webhook", "message"),
 }
 # Events a subscription can ask for; `webhook.test` goes only to the webhook being tested.

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote
 
 from registry_core.webhooks import events as ev
+
+ENV_PUBLIC_URL = "MODEL_REGISTRY_PUBLIC_URL"
+"""The registry server's address as people reach it; Slack messages link to requests there."""
+_REQUEST = "request *#{id}* to move *{name}* version *{version}* to *{to_stage}*"
 
 _TEMPLATES: dict[str, str] = {
     ev.REGISTERED_MODEL_CREATED: "Registered model *{name}* was created",
@@ -22,6 +28,12 @@ _TEMPLATES: dict[str, str] = {
     ev.MODEL_VERSION_ALIAS_DELETED: "*{name}* alias *@{alias}* (version {version}) was removed",
     ev.MODEL_VERSION_TAG_SET: "*{name}* version *{version}*: tag `{key}` set to `{value}`",
     ev.MODEL_VERSION_TAG_DELETED: "*{name}* version *{version}*: tag `{key}` removed",
+    ev.TRANSITION_REQUEST_CREATED: "{actor} opened " + _REQUEST,
+    ev.TRANSITION_REQUEST_APPROVED: "{actor} approved " + _REQUEST + " (asked by {requested_by})",
+    ev.TRANSITION_REQUEST_REJECTED: "{actor} rejected " + _REQUEST + " (asked by {requested_by})",
+    ev.TRANSITION_REQUEST_CANCELLED: "{actor} cancelled " + _REQUEST,
+    ev.TRANSITION_REQUEST_CLOSED: "Closed " + _REQUEST,
+    ev.MODEL_VERSION_COMMENT_CREATED: "{author} commented on *{name}* version *{version}*",
     ev.WEBHOOK_TEST: "Test message for webhook *{webhook}*: {message}",
 }
 _ICONS: dict[str, str] = {
@@ -29,6 +41,10 @@ _ICONS: dict[str, str] = {
     ev.MODEL_VERSION_VALIDATION_FAILED: ":x:",
     ev.REGISTERED_MODEL_DELETED: ":wastebasket:",
     ev.MODEL_VERSION_DELETED: ":wastebasket:",
+    ev.TRANSITION_REQUEST_CREATED: ":raised_hand:",
+    ev.TRANSITION_REQUEST_APPROVED: ":white_check_mark:",
+    ev.TRANSITION_REQUEST_REJECTED: ":no_entry:",
+    ev.MODEL_VERSION_COMMENT_CREATED: ":speech_balloon:",
 }
 
 
@@ -53,9 +69,25 @@ def describe(event: str, data: Mapping[str, Any]) -> str:
         text = f"{icon} {text}"
     if data.get("reason"):
         text += f": _{escape(data['reason'])}_"
+    if data.get("comment"):
+        text += f": _{escape(str(data['comment']).splitlines()[0])}_"
+    if event.startswith("transition_request."):
+        text += "\n" + request_link(data)
     if data.get("failures"):
         text += "".join(f"\n• {escape(failure)}" for failure in data["failures"])
     return text
+
+
+def request_link(data: Mapping[str, Any]) -> str:
+    """Where to act on a request: its version's page on the registry server when
+    `MODEL_REGISTRY_PUBLIC_URL` is set, else the command that approves it."""
+    base = os.environ.get(ENV_PUBLIC_URL, "").rstrip("/")
+    if base:
+        page = f"{base}/models/{quote(str(data['name']), safe='')}/versions/{data['version']}"
+        return f"<{page}#request-{data['id']}|Open request #{data['id']}>"
+    return (
+        f"`registry requests approve {escape(data['name'])} {data['version']} {data['to_stage']}`"
+    )
 
 
 def slack_message(envelope: Mapping[str, Any]) -> dict[str, Any]:

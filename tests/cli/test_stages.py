@@ -71,7 +71,9 @@ def test_history(cli, client: RegistryClient) -> None:
     entries = cli("history", MODEL, json_output=True).json
     expected = client.get_model_version_history(MODEL)
     assert [e["id"] for e in entries] == [e.id for e in expected]
-    assert entries[1]["reason"] == "archived: version 2 moved to Production"
+    stages = [e for e in entries if e["event"] == "stage"]
+    assert stages[1]["reason"] == "archived: version 2 moved to Production"
+    assert [e["event"] for e in entries][:3] == ["version_created"] * 3
     only = cli("history", MODEL, "--version", "1", json_output=True).json
     assert {e["version"] for e in only} == {"1"}
 

@@ -167,7 +167,10 @@ def test_merge_into_a_registry_with_other_models(
     assert [v for v in now["versions"] if v.name != "mine"] == exported["versions"]
     assert now["runs"] == exported["runs"]
     assert _without_ids(now["history"][MODEL]) == _without_ids(exported["history"][MODEL])
-    assert [e.version for e in now["history"]["mine"]] == ["1"]
+    assert [(e.version, e.event) for e in now["history"]["mine"]] == [
+        ("1", "version_created"),
+        ("1", "stage"),
+    ]
     assert invoke_cli(other, "doctor").exit_code == 0
 
 

@@ -178,7 +178,7 @@ def test_a_valid_spec_and_its_directions() -> None:
         ),
         pytest.param(
             with_("promotion", {"policy": "yolo"}),
-            "promotion.policy: Input should be 'auto', 'staging' or 'manual'",
+            "promotion.policy: Input should be 'auto', 'approval', 'staging' or 'manual'",
             id="bad-policy",
         ),
         pytest.param(

@@ -383,3 +383,43 @@ def test_models_and_versions_are_paged(tmp_path: Path) -> None:
         rest = browser.get(older.replace("&amp;", "&")).text
         assert rest.count('name="v"') == 5 and ">v1</a>" in rest
         assert "Metrics over" not in rest
+
+
+def test_a_writer_asks_for_production_and_a_promoter_approves_in_the_ui(
+    server: str, seeded: Seeded, as_role: dict[str, httpx.Client]
+) -> None:
+    writer, promoter = as_role["writer"], as_role["promoter"]
+    asked = post_form(
+        writer, VERSION_3, f"{VERSION_3}/requests", stage="Production", comment="beats v4"
+    )
+    assert asked.status_code == 303 and asked.headers["location"] == VERSION_3
+    commented = post_form(writer, VERSION_3, f"{VERSION_3}/comments", comment="p99 is fine")
+    assert commented.status_code == 303
+    page = writer.get(VERSION_3).text
+    assert 'data-testid="request"' in page and "beats v4" in page and "p99 is fine" in page
+    assert "Cancel my request" in page and "<button>Approve</button>" not in page
+    refused = post_form(
+        writer, VERSION_3, f"{VERSION_3}/requests/approve", stage="Production", confirm="yes"
+    )
+    assert refused.status_code == 403
+
+    page = promoter.get(VERSION_3).text
+    assert "<button>Approve</button>" in page and "Cancel my request" not in page
+    asking = post_form(promoter, VERSION_3, f"{VERSION_3}/requests/approve", stage="Production")
+    assert asking.status_code == 200 and "Approve moving" in asking.text
+    approved = post_form(
+        promoter,
+        VERSION_3,
+        f"{VERSION_3}/requests/approve",
+        stage="Production",
+        comment="ship it",
+        confirm="yes",
+    )
+    assert approved.status_code == 303
+    with admin(server, seeded) as client:
+        assert client.get_model_version(CHURN, 3).current_stage == "Production"
+        (request,) = client.list_transition_requests(CHURN, "approved")
+        assert (request.requested_by, request.resolved_by) == ("writer", "promoter")
+        assert [c.author for c in client.list_comments(CHURN, 3)] == ["writer"]
+    unknown = post_form(promoter, VERSION_3, f"{VERSION_3}/requests/sign", stage="Production")
+    assert unknown.status_code == 404

@@ -290,3 +290,30 @@ def test_only_events_after_the_subscription_are_sent(
     client.transition_model_version_stage("churn", 1, "Archived")
     assert client.deliver_webhooks().delivered == 1
     assert len(receiver.received) == 1
+
+
+def test_transition_request_and_comment_events_reach_a_subscriber(
+    client: RegistryClient, receiver: Receiver
+) -> None:
+    client.create_webhook(
+        "approvals", receiver.url, ["transition_request.*", "model_version_comment.created"]
+    )
+    promote(client)
+    client.create_model_version("churn", "runs:/r2/model", run_id="r2")
+    client.create_transition_request("churn", 2, "Production", "f1 up", actor="wanda")
+    client.create_comment("churn", 2, "checked latency", actor="pat")
+    client.approve_transition_request("churn", 2, "Production", actor="pat")
+
+    assert client.deliver_webhooks().delivered == 3
+    events = [(r.json["entity"], r.json["action"]) for r in receiver.received]
+    assert events == [
+        ("transition_request", "created"),
+        ("model_version_comment", "created"),
+        ("transition_request", "approved"),
+    ]
+    approved = receiver.received[2].json["data"]
+    assert (approved["requested_by"], approved["actor"], approved["to_stage"]) == (
+        "wanda",
+        "pat",
+        "Production",
+    )

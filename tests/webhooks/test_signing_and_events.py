@@ -128,3 +128,26 @@ def test_backoff_is_exponential_capped_and_jittered(round_number: int, full: flo
     delays = [backoff_seconds(round_number, 5.0, 3600.0) for _ in range(50)]
     assert all(full / 2 <= delay <= full for delay in delays)
     assert len(set(delays)) > 1
+
+
+def test_slack_links_to_a_transition_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = {
+        "id": 4,
+        "name": "churn",
+        "version": "3",
+        "to_stage": "Production",
+        "requested_by": "dagster:sensor",
+        "actor": "dagster:sensor",
+        "comment": "validation passed in run r1: f1=0.8\n\n| metric |",
+    }
+    monkeypatch.delenv("MODEL_REGISTRY_PUBLIC_URL", raising=False)
+    text = slack_message(ev.envelope("transition_request", "created", 0, data))["text"]
+    assert text.startswith(":raised_hand: dagster:sensor opened request *#4* to move *churn*")
+    assert ": _validation passed in run r1: f1=0.8_" in text and "| metric |" not in text
+    assert text.endswith("`registry requests approve churn 3 Production`")
+    monkeypatch.setenv("MODEL_REGISTRY_PUBLIC_URL", "https://registry.example.com/")
+    text = slack_message(ev.envelope("transition_request", "approved", 0, data))["text"]
+    assert "(asked by dagster:sensor)" in text
+    assert text.endswith(
+        "<https://registry.example.com/models/churn/versions/3#request-4|Open request #4>"
+    )

@@ -24,6 +24,8 @@ from registry_core.entities import (
     RegisteredModel,
     Run,
     StageTransition,
+    TransitionRequest,
+    VersionComment,
 )
 from registry_core.errors import InvalidParameterValue
 from registry_core.metrics import metric_direction
@@ -278,6 +280,8 @@ class VersionPage:
     run: Run | None
     uris: list[str]
     history: list[StageTransition]
+    requests: list[TransitionRequest]
+    comments: list[VersionComment]
 
     @property
     def row(self) -> VersionRow:
@@ -294,6 +298,8 @@ def version_page(client: RegistryClient, name: str, version: str) -> VersionPage
         mv = lineage.model_version
         history = client.get_model_version_history(name, mv.version)
         model = client.get_registered_model(name)
+        requests = client.list_transition_requests(name, "open", version=mv.version)
+        comments = client.list_comments(name, mv.version)
     uris = [mv.uri, *(f"models:/{name}@{alias}" for alias in mv.aliases)]
     holders = {held.current_stage: held.version for held in model.latest_versions}
     if (
@@ -303,7 +309,7 @@ def version_page(client: RegistryClient, name: str, version: str) -> VersionPage
         uris.append(f"models:/{name}/{mv.current_stage}")
     if max((int(held) for held in holders.values()), default=0) == int(mv.version):
         uris.append(f"models:/{name}/latest")
-    return VersionPage(mv, lineage.run, uris, list(reversed(history)))
+    return VersionPage(mv, lineage.run, uris, list(reversed(history)), requests, comments)
 
 
 # -- comparing versions ------------------------------------------------------------------

@@ -22,7 +22,12 @@ from registry_core import config
 from registry_core.api.errors import status_of
 from registry_core.client import RegistryClient
 from registry_core.entities import STAGE_PRODUCTION
-from registry_core.errors import PERMISSION_DENIED, RegistryError, Unauthenticated
+from registry_core.errors import (
+    PERMISSION_DENIED,
+    RegistryError,
+    ResourceDoesNotExist,
+    Unauthenticated,
+)
 from registry_core.server.auth import Authenticator
 from registry_core.server.serve import is_loopback
 from registry_core.server.ui import pages
@@ -465,6 +470,69 @@ def add_ui_routes(app: FastAPI, ui: RegistryUi) -> None:
             run,
             version_url(name, version),
         )
+
+    # -- a version's transition requests and comments ------------------------------------
+
+    @app.post("/models/{name}/versions/{version}/requests", **ui_route)
+    def request_transition(request: Request, name: str, version: str, form: FormBody) -> Response:
+        stage = form.get("stage", "").strip()
+
+        def run(visitor: Visitor) -> str:
+            opened = client.create_transition_request(
+                name, version, stage, _text(form, "comment"), actor=visitor.actor
+            )
+            return f"Opened request #{opened.id} to move version {version} to {opened.to_stage}."
+
+        back = version_url(name, version)
+        return ui.act(request, form, "create_transition_request", {}, run, back)
+
+    @app.post("/models/{name}/versions/{version}/requests/{action}", **ui_route)
+    def settle_request(
+        request: Request, name: str, version: str, action: str, form: FormBody
+    ) -> Response:
+        stage = form.get("stage", "").strip()
+        settle = {
+            "approve": "approve_transition_request",
+            "reject": "reject_transition_request",
+            "cancel": "cancel_transition_request",
+        }.get(action)
+        if settle is None:
+            return ui.error(
+                ui.visit(request),
+                ResourceDoesNotExist(f"No request action {action!r}."),
+                version_url(name, version),
+            )
+
+        def run(visitor: Visitor) -> str:
+            comment = _text(form, "comment")
+            if settle == "approve_transition_request":
+                done = client.approve_transition_request(
+                    name, version, stage, True, comment, actor=visitor.actor
+                )
+            else:
+                done = getattr(client, settle)(name, version, stage, comment, actor=visitor.actor)
+            return (
+                f"Request #{done.id} to move version {version} to {done.to_stage}: {done.status}."
+            )
+
+        confirm = None
+        if settle == "approve_transition_request" and stage.lower() == STAGE_PRODUCTION.lower():
+            confirm = Confirmation(
+                f"Approve moving {name} version {version} to Production?",
+                f"Version {version} will serve every caller of models:/{name}/Production, and "
+                "the versions now in Production are archived.",
+            )
+        back = version_url(name, version)
+        return ui.act(request, form, settle, {"stage": stage}, run, back, confirm)
+
+    @app.post("/models/{name}/versions/{version}/comments", **ui_route)
+    def comment(request: Request, name: str, version: str, form: FormBody) -> Response:
+        def run(visitor: Visitor) -> str:
+            client.create_comment(name, version, form.get("comment", ""), actor=visitor.actor)
+            return f"Commented on {name} version {version}."
+
+        back = version_url(name, version)
+        return ui.act(request, form, "create_comment", {}, run, back)
 
     @app.post("/models/{name}/versions/{version}/description", **ui_route)
     def describe_version(request: Request, name: str, version: str, form: FormBody) -> Response:
