@@ -66,9 +66,10 @@ class RegisteredModel:
 class StageTransition:
     """One entry of the append-only history: a stage change, an alias change or a deletion.
 
-    `event` is `stage` (from_stage -> to_stage), `alias_set`, `alias_deleted` or
-    `version_deleted`; `alias` is set for alias events, and `from_version` names the version
-    an alias was moved away from.
+    `event` is `stage` (from_stage -> to_stage), `alias_set`, `alias_deleted`,
+    `version_deleted` or `imported` (a version's first entry when it came from MLflow, with the
+    stage it held there as `to_stage`); `alias` is set for alias events, and `from_version`
+    names the version an alias was moved away from.
     """
 
     id: int
@@ -93,6 +94,8 @@ class StageTransition:
             return f"@{self.alias} set{moved}"
         if self.event == "alias_deleted":
             return f"@{self.alias} removed"
+        if self.event == "imported":
+            return f"imported from MLflow in {self.to_stage}"
         if self.event == "version_deleted":
             return f"version deleted (was {self.from_stage})"
         return self.event
