@@ -12,6 +12,7 @@ import typer
 
 from registry_core.cli import (
     compare,
+    import_mlflow,
     maintenance,
     models,
     server,
@@ -40,6 +41,7 @@ app.add_typer(compare.app)
 app.add_typer(stages.app)
 app.add_typer(maintenance.app)
 app.add_typer(transfer.app)
+app.add_typer(import_mlflow.app)
 app.add_typer(ui_app)
 app.add_typer(server.app)
 

@@ -74,11 +74,6 @@ class MlflowImportSummary:
     skipped: int = 0
     plans: tuple[ModelPlan, ...] = field(default=())
 
-    @property
-    def renamed(self) -> dict[str, str]:
-        """MLflow names imported under another name here."""
-        return {p.mlflow_name: p.name for p in self.plans if p.name != p.mlflow_name}
-
 
 def no_progress(task: str, done: int, total: int) -> None:
     """The progress callback that shows nothing."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from registry_core.errors import InvalidParameterValue, MissingDependency
 from registry_core.mlflow_import.bundle import ImportedRun
 
 _PAGE = 1000
+_PROGRESS_BAR_ENV = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
 EXTRA = "pip install 'dagster-model-registry[mlflow]'"
 
 
@@ -173,14 +175,29 @@ class MlflowReader:
 
         uri = self._client.get_model_version_download_uri(name, str(version))
         into.mkdir(parents=True, exist_ok=True)
-        return Path(
-            download_artifacts(
-                artifact_uri=uri,
-                dst_path=os.fspath(into),
-                tracking_uri=self.tracking_uri,
-                registry_uri=self.tracking_uri,
+        with _no_progress_bars():
+            return Path(
+                download_artifacts(
+                    artifact_uri=uri,
+                    dst_path=os.fspath(into),
+                    tracking_uri=self.tracking_uri,
+                    registry_uri=self.tracking_uri,
+                )
             )
-        )
+
+
+@contextmanager
+def _no_progress_bars() -> Iterator[None]:
+    """MLflow's per-download progress bars off: the import draws its own."""
+    before = os.environ.get(_PROGRESS_BAR_ENV)
+    os.environ[_PROGRESS_BAR_ENV] = "false"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(_PROGRESS_BAR_ENV, None)
+        else:
+            os.environ[_PROGRESS_BAR_ENV] = before
 
 
 def model_file(folder: Path) -> tuple[Path, str]:
