@@ -4,6 +4,7 @@ documents' workflows run with MLflow's own client."""
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -18,6 +19,12 @@ import pandas as pd
 
 _START_TIMEOUT = 180.0
 MLFLOW = str(Path(sys.executable).with_name("mlflow"))
+QUIET_MLFLOW = {
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+}
+"""No telemetry calls, no background job runner, no download bars: a faster, quieter MLflow."""
 
 
 def free_port() -> int:
@@ -50,6 +57,7 @@ def mlflow_server(folder: Path) -> Iterator[str]:
         stdout=log,
         stderr=subprocess.STDOUT,
         cwd=folder,
+        env={**os.environ, **QUIET_MLFLOW},
         start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
@@ -57,7 +65,7 @@ def mlflow_server(folder: Path) -> Iterator[str]:
         _wait_healthy(url, process, folder / "server.log")
         yield url
     finally:
-        os.killpg(process.pid, 15)
+        os.killpg(process.pid, signal.SIGKILL)
         process.wait(30)
         log.close()
 
