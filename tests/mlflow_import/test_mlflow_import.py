@@ -29,7 +29,7 @@ from tests.mlflow_import.mlflow_harness import QUIET_MLFLOW, mlflow_server, seed
 from tests.server_harness import running_server
 
 pytest.importorskip("mlflow")
-from mlflow import MlflowClient  # noqa: E402
+from mlflow import MlflowClient
 
 MODELS = ["HousePricePredictor", "churn-predictor", "wine-quality-classifier"]
 REGISTRY_CLI = str(Path(sys.executable).with_name("registry"))
@@ -70,17 +70,8 @@ def snapshot(client: RegistryClient) -> dict[str, Any]:
         runs = {mv.run_id: client.get_run(mv.run_id) for mv in versions if mv.run_id}
         state[model.name] = {
             "model": (model.description, model.tags, model.aliases, model.creation_timestamp),
-            "versions": [
-                (mv.version, mv.current_stage, mv.status, mv.description, mv.tags, mv.run_id)
-                + (mv.creation_timestamp, mv.last_updated_timestamp, mv.artifact_sha256)
-                + (mv.artifact_format,)
-                for mv in versions
-            ],
-            "runs": {
-                run_id: (run.run_name, run.status, run.start_time, run.end_time, run.params)
-                + (run.tags, run.user_id, run.metrics)
-                for run_id, run in runs.items()
-            },
+            "versions": versions,
+            "runs": runs,
             "history": [
                 (entry.version, entry.event, entry.to_stage, entry.alias, entry.actor)
                 for entry in client.get_model_version_history(model.name)
