@@ -761,7 +761,7 @@ ENDPOINTS = Table(
             "POST",
             "/admin/import-mlflow-model",
             "import_model",
-            Param("model", wire.dataclass_codec(ImportedModel), required=True),
+            Param("model", wire.validated_dataclass(ImportedModel), required=True),
             Param("actor", OPT_STR),
             reply=One("result", wire.dataclass_codec(ModelImportResult)),
             role=ADMIN,

@@ -136,7 +136,7 @@ def _insert_run(conn: duckdb.DuckDBPyConnection, run: ImportedRun) -> int:
             check.timestamp(run.start_time, "Run start time"),
             end,
             _experiment_id(conn, run.experiment_name),
-            run.user_id,
+            None if run.user_id is None else check.actor(run.user_id),
         ],
     )
     _insert_pairs(conn, "run_params", run.run_id, check.tags(run.params))
@@ -196,7 +196,7 @@ def _insert_version(
             number,
             f"artifacts:/{mv.artifact_sha256}",
             None if mv.run_id is None else valid_run_id(mv.run_id),
-            mv.run_link,
+            None if mv.run_link is None else check.text("Run link", mv.run_link),
             stage,
             check.plain("Version status", mv.status),
             check.description(mv.description),
