@@ -16,6 +16,7 @@ from registry_core.errors import InvalidParameterValue, MissingDependency
 from registry_core.mlflow_import.bundle import ImportedRun
 
 _PAGE = 1000
+_FILE_STORE_ENV = "MLFLOW_ALLOW_FILE_STORE"
 _PROGRESS_BAR_ENV = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
 EXTRA = "pip install 'dagster-model-registry[mlflow]'"
 
@@ -61,7 +62,10 @@ def public_uri(tracking_uri: str) -> str:
 
 
 def _local_folder(tracking_uri: str) -> str:
-    """A local `mlruns` folder as MLflow's `file://` URI; any other URI as it is."""
+    """A local `mlruns` folder as MLflow's `file://` URI; any other URI as it is. MLflow 3
+    reads a folder only when told to (`MLFLOW_ALLOW_FILE_STORE`): reading one is the point."""
+    if tracking_uri.startswith("file:"):
+        os.environ.setdefault(_FILE_STORE_ENV, "true")
     if "://" in tracking_uri or tracking_uri.startswith(("sqlite:", "file:")):
         return tracking_uri
     folder = Path(tracking_uri).expanduser().resolve()
@@ -69,6 +73,7 @@ def _local_folder(tracking_uri: str) -> str:
         raise InvalidParameterValue(
             f"Tracking URI {tracking_uri!r} is neither a URI nor an existing mlruns folder."
         )
+    os.environ.setdefault(_FILE_STORE_ENV, "true")
     return folder.as_uri()
 
 

@@ -173,3 +173,29 @@ def seed(tracking_uri: str) -> None:
     client.set_model_version_tag("wine-quality-classifier", "1", "approved_by", "alice")
     client.set_registered_model_alias("wine-quality-classifier", "champion", "1")
     client.transition_model_version_stage("wine-quality-classifier", "1", "Production")
+
+
+def seed_small(tracking_uri: str) -> None:
+    """A small registry written by MLflow straight into its store (no server): one model, two
+    versions, a stage and an alias."""
+    import mlflow
+    from mlflow import MlflowClient
+    from sklearn.linear_model import LinearRegression
+
+    frame, price = _house_data()
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_experiment("small")
+    for number in range(2):
+        with mlflow.start_run(run_name=f"small-{number}"):
+            mlflow.log_param("number", number)
+            for step in range(2):
+                mlflow.log_metric("loss", 1.0 / (step + 1 + number), step=step)
+            mlflow.sklearn.log_model(
+                LinearRegression().fit(frame, price),
+                name="model",
+                registered_model_name="small",
+                pip_requirements=["scikit-learn"],
+            )
+    client = MlflowClient(tracking_uri)
+    client.transition_model_version_stage("small", "1", "Production")
+    client.set_registered_model_alias("small", "champion", "2")

@@ -122,12 +122,12 @@ def test_every_model_version_and_run_field_matches_mlflow(
                 mlflow.get_experiment(theirs_run.info.experiment_id).name
             )
             for key in theirs_run.data.metrics:
-                expected = [
+                expected = sorted(
                     (m.key, m.value, m.step, m.timestamp)
                     for m in mlflow.get_metric_history(mv.run_id, key)
-                ]
+                )
                 history = imported.get_metric_history(mv.run_id, key)
-                assert [(m.key, m.value, m.step, m.timestamp) for m in history] == expected
+                assert sorted((m.key, m.value, m.step, m.timestamp) for m in history) == expected
     house_run = versions_of(imported, "HousePricePredictor")["1"].run_id
     assert [m.step for m in imported.get_metric_history(house_run, "rmse")] == [0, 1, 2]
     assert imported.get_model_version_by_alias("wine-quality-classifier", "champion").version == "1"
