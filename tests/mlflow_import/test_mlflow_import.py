@@ -269,3 +269,32 @@ def test_import_through_a_registry_server(mlflow_uri: str, tmp_path: Path) -> No
         assert [e.change for e in history] == ["imported from MLflow in None", "None -> Staging"]
         model = rc.load_model("models:/churn-predictor/Production", client=client, raw=True)
         assert model.predict(np.ones((1, 3))).shape == (1,)
+
+
+def test_the_cli_prints_each_model_and_the_totals(mlflow_uri: str, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from registry_core.cli import app
+
+    registry = str(tmp_path / "registry")
+    args = ["--registry-uri", registry, "import-mlflow", "--tracking-uri", mlflow_uri]
+    dry = CliRunner().invoke(app, [*args, "--dry-run"], env={"COLUMNS": "200"})
+    assert dry.exit_code == 0, dry.output
+    assert "Would import from " + mlflow_uri in dry.stdout
+    assert "churn-predictor" in dry.stdout
+    assert RegistryClient(registry).search_registered_models() == []
+    done = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
+    assert done.exit_code == 0, done.output
+    header = ["Models", "Versions", "Runs", "Artifacts", "Bytes", "Converted", "Opaque", "Skipped"]
+    assert all(word in done.stdout for word in header)
+    assert "4 version(s) hold pickled models, loadable only with allow_pickle=True" in done.stdout
+    refused = CliRunner().invoke(
+        app, ["--registry-uri", str(tmp_path / "other"), "models", "create", "churn-predictor"]
+    )
+    assert refused.exit_code == 0, refused.output
+    conflict = CliRunner().invoke(
+        app,
+        ["--registry-uri", str(tmp_path / "other"), "import-mlflow", "--tracking-uri", mlflow_uri],
+    )
+    assert conflict.exit_code == 1
+    assert "RESOURCE_ALREADY_EXISTS" in conflict.stderr
