@@ -221,7 +221,7 @@ class _Step:
         return {int(mv.version) for mv in found}
 
     def _version(self, name: str, mv: SourceVersion) -> ImportedVersion:
-        folder = self.reader.download(name, mv.version, self.tmp / f"v{mv.version}")
+        folder = self.reader.download(mv, name, self.tmp / f"v{mv.version}")
         path, flavor = model_file(folder)
         if path.is_dir():
             path = _packed(path, self.tmp / f"v{mv.version}.tar")

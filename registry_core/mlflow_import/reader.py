@@ -174,11 +174,14 @@ class MlflowReader:
             self._experiments[experiment_id] = self._client.get_experiment(experiment_id).name
         return self._experiments[experiment_id]
 
-    def download(self, name: str, version: int, into: Path) -> Path:
-        """The version's model folder (or file), downloaded under `into`."""
+    def download(self, version: SourceVersion, name: str, into: Path) -> Path:
+        """The version's model folder (or file), downloaded under `into`; a source that names
+        its artifacts itself is read as it is, a `models:/` one through MLflow's registry."""
         from mlflow.artifacts import download_artifacts
 
-        uri = self._client.get_model_version_download_uri(name, str(version))
+        uri = version.source
+        if not uri or uri.startswith("models:/"):
+            uri = self._client.get_model_version_download_uri(name, str(version.version))
         into.mkdir(parents=True, exist_ok=True)
         with _no_progress_bars():
             return Path(

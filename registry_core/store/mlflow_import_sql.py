@@ -24,6 +24,8 @@ from registry_core.mlflow_import.bundle import (
 from registry_core.store.migrations import version_key
 from registry_core.store.run_store import run_status, valid_run_id
 
+_BATCH_ROWS = 1000
+
 
 def import_model(
     conn: duckdb.DuckDBPyConnection,
@@ -77,11 +79,7 @@ def _insert_model(conn: duckdb.DuckDBPyConnection, model: ImportedModel) -> int:
             check.timestamp(model.last_updated_timestamp),
         ],
     ).fetchone()
-    if tags:
-        conn.executemany(
-            "INSERT INTO registered_model_tags VALUES (?, ?, ?)",
-            [[model_id, key, value] for key, value in tags.items()],
-        )
+    _insert_rows(conn, "registered_model_tags", [[model_id, k, v] for k, v in tags.items()])
     return model_id
 
 
@@ -151,19 +149,23 @@ def _insert_run(conn: duckdb.DuckDBPyConnection, run: ImportedRun) -> int:
         ]
         for metric in run.metrics
     ]
-    if rows:
-        conn.executemany("INSERT INTO run_metrics VALUES (?, ?, ?, ?, ?)", rows)
+    _insert_rows(conn, "run_metrics", rows)
     return len(rows)
 
 
 def _insert_pairs(
     conn: duckdb.DuckDBPyConnection, table: str, run_id: str, pairs: dict[str, str]
 ) -> None:
-    if pairs:
-        conn.executemany(
-            f"INSERT INTO {table} VALUES (?, ?, ?)",
-            [[run_id, key, value] for key, value in pairs.items()],
-        )
+    _insert_rows(conn, table, [[run_id, key, value] for key, value in pairs.items()])
+
+
+def _insert_rows(conn: duckdb.DuckDBPyConnection, table: str, rows: list[list[Any]]) -> None:
+    """Rows into one of this module's tables, a batch per statement (DuckDB runs one
+    multi-row INSERT far faster than the same rows one by one)."""
+    for start in range(0, len(rows), _BATCH_ROWS):
+        batch = rows[start : start + _BATCH_ROWS]
+        marks = ", ".join("(" + ", ".join("?" * len(row)) + ")" for row in batch)
+        conn.execute(f"INSERT INTO {table} VALUES {marks}", [v for row in batch for v in row])
 
 
 def _insert_version(
@@ -209,11 +211,7 @@ def _insert_version(
         ],
     )
     tags = check.tags(mv.tags)
-    if tags:
-        conn.executemany(
-            "INSERT INTO model_version_tags VALUES (?, ?, ?)",
-            [[key, tag, value] for tag, value in tags.items()],
-        )
+    _insert_rows(conn, "model_version_tags", [[key, tag, value] for tag, value in tags.items()])
     _history(
         conn,
         [model_id, name, number, IMPORTED_EVENT, None, None, stage, None],
