@@ -8,7 +8,7 @@ import os
 import signal
 import tarfile
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -55,6 +55,8 @@ class ModelPlan:
     action: str
     versions: int
     new_versions: int
+    new_runs: int = 0
+    """Distinct MLflow runs behind the new versions (some may be here already)."""
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,7 @@ def import_mlflow(
             summary,
             models=sum(plan.action == "import" for plan in plans),
             versions=sum(plan.new_versions for plan in plans),
+            runs=sum(plan.new_runs for plan in plans),
         )
     kill_after = int(os.environ.get(KILL_AFTER_ENV) or -1)
     work = [
@@ -164,18 +167,22 @@ def _plan(client: RegistryClient, source: SourceModel, on_conflict: str) -> Mode
                 int(mv.version)
                 for mv in client.search_model_versions(f"name='{_quoted(candidate)}'")
             }
-            new = sum(mv.version not in held for mv in source.versions)
+            new = [mv for mv in source.versions if mv.version not in held]
             action = "add" if new else "up to date"
-            return ModelPlan(source.name, candidate, action, len(source.versions), new)
+            runs = _runs(new)
+            return ModelPlan(source.name, candidate, action, len(source.versions), len(new), runs)
     else:
         raise ResourceAlreadyExists(f"No free name for MLflow model {source.name!r} here.")
     count = len(source.versions)
-    if candidate == source.name:
-        return ModelPlan(source.name, candidate, "import", count, count)
-    if on_conflict == "rename":
-        return ModelPlan(source.name, candidate, "import", count, count)
+    if candidate == source.name or on_conflict == "rename":
+        runs = _runs(source.versions)
+        return ModelPlan(source.name, candidate, "import", count, count, runs)
     action = "skip" if on_conflict == "skip" else "refuse"
     return ModelPlan(source.name, source.name, action, count, 0)
+
+
+def _runs(versions: Sequence[SourceVersion]) -> int:
+    return len({mv.run_id for mv in versions if mv.run_id})
 
 
 def _quoted(name: str) -> str:

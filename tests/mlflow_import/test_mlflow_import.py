@@ -180,7 +180,7 @@ def test_a_second_import_changes_nothing(mlflow_uri: str, imported: RegistryClie
 def test_dry_run_says_what_would_come_and_writes_nothing(mlflow_uri: str, tmp_path: Path) -> None:
     client = RegistryClient(tmp_path / "registry")
     summary = client.import_mlflow(mlflow_uri, dry_run=True)
-    assert (summary.dry_run, summary.models, summary.versions) == (True, 3, 7)
+    assert (summary.dry_run, summary.models, summary.versions, summary.runs) == (True, 3, 7, 7)
     assert [plan.action for plan in summary.plans] == ["import"] * 3
     assert client.search_registered_models() == []
 
