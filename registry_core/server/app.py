@@ -3,7 +3,8 @@
 Each endpoint becomes a route that validates its JSON (or query) against a model made from the
 endpoint's fields, checks the caller's role, fills the actor from the token, calls the store and
 encodes the reply. Writes that carry an `Idempotency-Key` are answered once: the answer is kept
-in the same transaction as the change, and a repeated key gets the kept answer.
+in the same transaction as the change, and a repeated key gets the kept answer. Writes that
+arrive together share one commit (`GroupCommitter`), each still whole or not at all.
 """
 
 import hashlib
@@ -29,6 +30,7 @@ from registry_core.server.limits import BodyTooLarge, RequestGuard, ServerLimits
 from registry_core.server.ui import mount_ui
 from registry_core.store.admin_sql import idempotency_key
 from registry_core.store.embedded import EmbeddedStore
+from registry_core.store.group_commit import GroupCommitter
 
 IDEMPOTENCY_HEADER = "idempotency-key"
 _TOKEN_METHODS = frozenset({"create_token", "revoke_token"})
@@ -66,6 +68,7 @@ class Handlers:
     def __init__(self, store: EmbeddedStore, auth: Authenticator) -> None:
         self.store = store
         self.auth = auth
+        self.commits = GroupCommitter(store.manager)
 
     def caller(self, request: Request) -> Principal:
         principal = self.auth.principal(request.headers.get("authorization"))
@@ -103,16 +106,20 @@ class Handlers:
                 self.auth.forget()
             return 200, json.dumps(endpoint.reply.encode(result), separators=(",", ":"))
 
-        keep = endpoint.writes and not endpoint.secret_reply
-        key = request.headers.get(IDEMPOTENCY_HEADER) if keep else None
-        if key is None:
+        if not endpoint.writes:
             status, content = answer()
+            return Response(content, status, media_type="application/json")
+        key = request.headers.get(IDEMPOTENCY_HEADER) if not endpoint.secret_reply else None
+        if key is None:
+            status, content = self.commits.submit(answer)
         else:
             fingerprint = hashlib.sha256(
                 f"{endpoint.name}\n{body.model_dump_json() if body else ''}".encode()
             ).hexdigest()
             scoped = f"{principal.name}:{idempotency_key(key)}"
-            status, content = self.store.call_once(scoped, fingerprint, answer)
+            status, content = self.commits.submit(
+                lambda: self.store.call_once(scoped, fingerprint, answer)
+            )
         return Response(content, status, media_type="application/json")
 
 
@@ -173,6 +180,7 @@ def create_app(
             tags=["MLflow" if endpoint.mlflow else "Registry"],
             response_class=Response,
         )
+    app.state.commits = handlers.commits
     add_artifact_routes(app, store, handlers.caller, authenticator.require)
     add_archive_routes(app, store, handlers.caller, authenticator.require)
     mount_ui(app, store, authenticator)

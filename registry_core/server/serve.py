@@ -112,7 +112,10 @@ def build_app(store: EmbeddedStore, settings: ServerSettings) -> Any:
     async def lifespan(_: Any) -> AsyncIterator[None]:
         with holding(store, settings):
             _log.info("registry %s served at %s", store.uri, settings.url)
-            yield
+            try:
+                yield
+            finally:
+                app.state.commits.close()
 
     app.router.lifespan_context = lifespan
     return app

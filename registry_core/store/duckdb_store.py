@@ -423,18 +423,21 @@ class DuckDBStore(ModelRegistryStore):
         clean_tags = check.tags(tags)
         description = check.description(description)
         with self.manager.transaction() as conn:
-            if conn.execute("SELECT 1 FROM registered_models WHERE name = ?", [name]).fetchone():
-                raise ResourceAlreadyExists(f"Registered Model (name={name}) already exists.")
             when = now_ms()
-            (model_id,) = conn.execute(
+            created = conn.execute(
                 "INSERT INTO registered_models VALUES "
-                "(nextval('registered_model_id_seq'), ?, ?, ?, ?, 1) RETURNING id",
+                "(nextval('registered_model_id_seq'), ?, ?, ?, ?, 1) "
+                "ON CONFLICT (name) DO NOTHING RETURNING id",
                 [name, description, when, when],
             ).fetchone()
+            if created is None:
+                raise ResourceAlreadyExists(f"Registered Model (name={name}) already exists.")
+            (model_id,) = created
             if clean_tags:
-                conn.executemany(
-                    "INSERT INTO registered_model_tags VALUES (?, ?, ?)",
-                    [[model_id, k, v] for k, v in clean_tags.items()],
+                marks = ", ".join("(?, ?, ?)" for _ in clean_tags)
+                conn.execute(
+                    f"INSERT INTO registered_model_tags VALUES {marks}",
+                    [item for k, v in clean_tags.items() for item in (model_id, k, v)],
                 )
             record_event(
                 conn,
@@ -569,13 +572,15 @@ class DuckDBStore(ModelRegistryStore):
         artifact = artifact or {}
         signature = artifact.get("signature")
         with self.manager.transaction() as conn:
-            model_id, _, number = self._model_row(conn, name)
             when = now_ms()
-            conn.execute(
-                "UPDATE registered_models SET next_version = ?, last_updated_timestamp = ? "
-                "WHERE id = ?",
-                [number + 1, when, model_id],
-            )
+            row = conn.execute(
+                "UPDATE registered_models SET next_version = next_version + 1, "
+                "last_updated_timestamp = ? WHERE name = ? RETURNING id, next_version - 1",
+                [when, name],
+            ).fetchone()
+            if row is None:
+                raise ResourceDoesNotExist(f"Registered Model with name={name} not found")
+            model_id, number = row
             vkey = version_key(model_id, number)
             conn.execute(
                 "INSERT INTO model_versions (vkey, model_id, version, source, run_id, run_link, "

@@ -107,7 +107,7 @@ class EmbeddedStore(DuckDBStore, DuckDBRunStore, OutboxStore, DuckDBAdminStore, 
             try:
                 resolved = self.resolve_model_uri(source)
             except ResourceDoesNotExist:
-                if source.startswith("models:/") or self._run_exists(parse_uri(source).run_id):
+                if source.startswith("models:/") or self.run_exists(parse_uri(source).run_id):
                     raise
                 return None
             digest, fmt, signature = resolved.sha256, resolved.format, resolved.signature
@@ -128,13 +128,6 @@ class EmbeddedStore(DuckDBStore, DuckDBRunStore, OutboxStore, DuckDBAdminStore, 
             with path.open("rb") as handle:
                 fmt = formats.detect_format(handle.read(16))
         return {"sha256": digest, "size": size, "format": fmt, "signature": signature}
-
-    def _run_exists(self, run_id: str) -> bool:
-        try:
-            self.get_run(run_id)
-        except ResourceDoesNotExist:
-            return False
-        return True
 
     def log_run_artifact(
         self,

@@ -260,6 +260,16 @@ class DuckDBRunStore:
             ).fetchone()
         return _artifact_from_row(row) if row else None
 
+    def run_exists(self, run_id: str) -> bool:
+        """Whether this registry holds the run; one lookup, none of its data."""
+        with self.manager.connection() as conn:
+            return (
+                conn.execute(
+                    "SELECT 1 FROM runs WHERE run_id = ?", [valid_run_id(run_id)]
+                ).fetchone()
+                is not None
+            )
+
     def get_run(self, run_id: str) -> Run:
         with self.manager.connection() as conn:
             runs = self._runs(conn, "r.run_id = ?", [valid_run_id(run_id)])
