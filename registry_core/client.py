@@ -34,6 +34,8 @@ from registry_core.webhooks.entities import Delivery, DeliveryAttempt, DeliveryS
 
 if TYPE_CHECKING:
     from registry_core.fingerprint import DataFingerprint
+    from registry_core.mlflow_import.bundle import ImportedModel, ModelImportResult
+    from registry_core.mlflow_import.importer import MlflowImportSummary
     from registry_core.signature import ModelSignature
     from registry_core.transfer import ExportSummary, ImportSummary
 
@@ -598,6 +600,35 @@ class RegistryClient:
         """Load a dump: identical into an empty registry, merged into a non-empty one
         (`on_conflict`: fail, skip or overwrite)."""
         return self._store.import_registry(os.fspath(directory), on_conflict, progress)
+
+    def import_mlflow(
+        self,
+        tracking_uri: str,
+        *,
+        on_conflict: str = "fail",
+        dry_run: bool = False,
+        convert: bool = False,
+        progress: Progress | None = None,
+    ) -> MlflowImportSummary:
+        """Import a whole MLflow registry (server, `sqlite:///` file or `mlruns` folder): models,
+        versions with their numbers, aliases, runs and artifacts, one model per transaction, so a
+        second import is a no-op and an interrupted one resumes. Pickled models stay opaque
+        (loadable only with `allow_pickle=True`) unless `convert`; a model name taken here is
+        refused unless `on_conflict` is `skip` or `rename`. Needs the `[mlflow]` extra."""
+        from registry_core.mlflow_import.importer import import_mlflow
+
+        return import_mlflow(
+            self,
+            tracking_uri,
+            on_conflict=on_conflict,
+            dry_run=dry_run,
+            convert=convert,
+            progress=progress,
+        )
+
+    def import_mlflow_model(self, model: ImportedModel) -> ModelImportResult:
+        """Write one model read from MLflow, its artifacts stored first (`import_mlflow`'s step)."""
+        return self._store.import_model(model, config.default_actor())
 
     # -- access tokens (registry server) --------------------------------------------------
 

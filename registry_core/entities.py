@@ -133,10 +133,11 @@ class StageTransition:
     version's registration or validation, or a step of a transition request.
 
     `event` is `stage` (from_stage -> to_stage), `alias_set`, `alias_deleted`,
-    `version_deleted`, `version_created`, `validation_passed|failed` or `request_created|
+    `version_deleted`, `version_created`, `validation_passed|failed`, `request_created|
     approved|rejected|cancelled|closed` (to_stage is the requested stage, `request_id` the
-    request); `alias` is set for alias events, and `from_version` names the version an alias
-    was moved away from.
+    request) or `imported` (a version's first entry when it came from MLflow, with the stage it
+    held there as `to_stage`); `alias` is set for alias events, and `from_version` names the
+    version an alias was moved away from.
     """
 
     id: int
@@ -168,6 +169,8 @@ class StageTransition:
             return f"@{self.alias} set{moved}"
         if self.event == "alias_deleted":
             return f"@{self.alias} removed"
+        if self.event == "imported":
+            return f"imported from MLflow in {self.to_stage}"
         if self.event == "version_deleted":
             return f"version deleted (was {self.from_stage})"
         return self.event

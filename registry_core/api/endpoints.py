@@ -16,6 +16,7 @@ from typing import Any
 from registry_core.api import wire
 from registry_core.api.wire import Codec, Empty, One, Page, Pair, Reply, plain
 from registry_core.entities import STAGE_ARCHIVED, STAGE_PRODUCTION, Metric
+from registry_core.mlflow_import.bundle import ImportedModel, ModelImportResult
 
 READER, WRITER, PROMOTER, ADMIN = "reader", "writer", "promoter", "admin"
 CHAMPION_ALIAS = "champion"
@@ -893,6 +894,17 @@ ENDPOINTS = Table(
             reply=One("problem", OPT_STR),
             role=READER,
             summary="Why the artifact folder is not this registry's, if it is not.",
+        ),
+        _ours(
+            "POST",
+            "/admin/import-mlflow-model",
+            "import_model",
+            Param("model", wire.validated_dataclass(ImportedModel), required=True),
+            Param("actor", OPT_STR),
+            reply=One("result", wire.dataclass_codec(ModelImportResult)),
+            role=ADMIN,
+            identity="actor",
+            summary="Write one model imported from MLflow (its artifacts uploaded first).",
         ),
         _ours(
             "GET",

@@ -27,6 +27,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "stages": ("transition", "history", "which", "rollback", "alias"),
     "maintenance": ("load-check", "gc", "doctor"),
     "transfer": ("export", "import"),
+    "import_mlflow": ("import-mlflow",),
     "ui": ("ui",),
     "server": ("server", "backup", "restore", "tokens"),
 }

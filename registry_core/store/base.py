@@ -27,6 +27,7 @@ from registry_core.entities import (
     TransitionRequest,
     VersionComment,
 )
+from registry_core.mlflow_import.bundle import ImportedModel, ModelImportResult
 from registry_core.webhooks.entities import Delivery, DeliveryAttempt, DeliverySummary, Webhook
 
 Progress = Callable[[str, int, int], None]
@@ -192,6 +193,11 @@ class ModelRegistryStore(ABC):
     @abstractmethod
     def resolve_model_uri(self, uri: str) -> ResolvedModel:
         """The stored artifact (and version) a `models:/` or `runs:/` URI points at."""
+
+    @abstractmethod
+    def import_model(self, model: ImportedModel, actor: str) -> ModelImportResult:
+        """Write a model read from MLflow (its artifacts stored first) in one transaction: what
+        the registry lacks of it, so a repeated or resumed import writes nothing twice."""
 
     @abstractmethod
     def check_consistency(self) -> list[str]:

@@ -95,7 +95,8 @@ _CONSISTENCY_QUERIES: tuple[tuple[str, str], ...] = (
         "versions whose stage disagrees with the history",
         """SELECT count(*) FROM model_versions mv WHERE current_stage <> coalesce(
            (SELECT to_stage FROM history h WHERE h.model_id = mv.model_id
-            AND h.version = mv.version AND h.event = 'stage' ORDER BY h.id DESC LIMIT 1),
+            AND h.version = mv.version AND h.event IN ('stage', 'imported')
+            ORDER BY h.id DESC LIMIT 1),
            'None')""",
     ),
 )
@@ -1029,9 +1030,10 @@ class DuckDBStore(ModelRegistryStore):
         row = conn.execute(
             "SELECT max(version) FROM ("
             "  SELECT version, event, to_stage FROM history"
-            "  WHERE model_id = ? AND event IN ('stage', 'version_deleted') AND timestamp <= ?"
+            "  WHERE model_id = ? AND event IN ('stage', 'imported', 'version_deleted')"
+            "  AND timestamp <= ?"
             "  QUALIFY row_number() OVER (PARTITION BY version ORDER BY id DESC) = 1"
-            ") WHERE event = 'stage' AND to_stage = ?",
+            ") WHERE event IN ('stage', 'imported') AND to_stage = ?",
             [model_id, timestamp, check.stage(stage_or_alias)],
         ).fetchone()
         return row[0] if row else None
@@ -1075,13 +1077,13 @@ class DuckDBStore(ModelRegistryStore):
                 raise InvalidState(f"Nothing to roll back: no version of {name} is in {target}.")
             entered = conn.execute(
                 "SELECT max(id) FROM history WHERE model_id = ? AND version = ? "
-                "AND event = 'stage' AND to_stage = ?",
+                "AND event IN ('stage', 'imported') AND to_stage = ?",
                 [model_id, current, target],
             ).fetchone()[0]
             previous = conn.execute(
                 "SELECT h.version, mv.current_stage FROM history h JOIN model_versions mv "
                 "ON mv.model_id = h.model_id AND mv.version = h.version "
-                "WHERE h.model_id = ? AND h.event = 'stage' AND h.to_stage = ? "
+                "WHERE h.model_id = ? AND h.event IN ('stage', 'imported') AND h.to_stage = ? "
                 "AND h.version <> ? AND h.id < ? ORDER BY h.id DESC LIMIT 1",
                 [model_id, target, current, entered or 0],
             ).fetchone()

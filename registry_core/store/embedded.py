@@ -15,6 +15,7 @@ from registry_core.artifacts import ArtifactRef, ArtifactStore, is_sha256, valid
 from registry_core.config import RegistryLocation
 from registry_core.entities import ModelVersion, ResolvedModel, RunArtifact
 from registry_core.errors import InvalidParameterValue, ResourceDoesNotExist
+from registry_core.mlflow_import.bundle import ImportedModel, ModelImportResult
 from registry_core.store.admin_sql import DuckDBAdminStore
 from registry_core.store.approval_sql import DuckDBApprovalStore
 from registry_core.store.base import Progress, RegistryStore
@@ -151,6 +152,20 @@ class EmbeddedStore(
         artifact = RunArtifact(where.path, sha256, size, format, signature)
         self._log_artifact(run_id, artifact)
         return artifact
+
+    def import_model(self, model: ImportedModel, actor: str) -> ModelImportResult:
+        from registry_core.store.mlflow_import_sql import import_model
+
+        sizes = {}
+        for digest in {mv.artifact_sha256 for mv in model.versions}:
+            try:
+                sizes[digest] = self.artifacts.path_for(digest).stat().st_size
+            except FileNotFoundError:
+                raise ResourceDoesNotExist(
+                    f"No stored artifact {digest}: upload it before importing {model.name}."
+                ) from None
+        with self.manager.transaction() as conn:
+            return import_model(conn, model, sizes, actor)
 
     # -- upkeep --------------------------------------------------------------------------
 
