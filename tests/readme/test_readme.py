@@ -317,7 +317,6 @@ def test_a_failing_block_fails_and_exports_carry_over(tmp_path: Path) -> None:
     assert "never" not in "".join(session.output)
 
 
-@pytest.mark.timeout(600)
 @pytest.mark.timeout(1500)  # the whole tour, make demo included: about 5 minutes on 2 cores
 def test_the_readme_runs_as_written(session: Session) -> None:
     started = time.monotonic()
