@@ -14,6 +14,16 @@ from registry_pipelines import model_lifecycle_defs
 from registry_pipelines.definitions import SPECS
 from registry_pipelines.specs import ModelSpec, SpecError, parse_spec
 
+
+@pytest.fixture(autouse=True)
+def initial_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Check specs as a first load does: an in-process run earlier in this process leaves
+    Dagster's load context at `RECONSTRUCTION`, which skips the estimator checks."""
+    from dagster._core.definitions.definitions_load_context import DefinitionsLoadContext
+
+    monkeypatch.setattr(DefinitionsLoadContext, "_instance", None)
+
+
 BASE: dict[str, Any] = {
     "name": "fraud-detector",
     "task": "classification",
