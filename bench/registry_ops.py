@@ -97,7 +97,7 @@ POPULATION: tuple[str, ...] = (
        ORDER BY model_id""",
     """INSERT INTO history
        SELECT row_number() OVER (ORDER BY timestamp, model_id, version), model_id, name, version,
-              event, NULL, from_stage, to_stage, alias, $actor, NULL, timestamp
+              event, NULL, from_stage, to_stage, alias, $actor, NULL, timestamp, NULL
        FROM (SELECT model_id, name, version, 'stage' AS event, $none AS from_stage,
                     stage AS to_stage, NULL AS alias, updated AS timestamp
              FROM bench_versions WHERE stage <> $none
