@@ -3,13 +3,14 @@ documents' workflows run with MLflow's own client."""
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -84,6 +85,24 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None
     raise RuntimeError(f"mlflow server did not answer /health: {log.read_text()[-2000:]}")
 
 
+def _leaves_no_active_experiment(seeding: Callable[[str], None]) -> Callable[[str], None]:
+    """`mlflow.set_experiment` sets MLFLOW_EXPERIMENT_ID in this process's environment, which
+    later tests and their subprocesses would inherit and send to another server; undo it."""
+
+    @functools.wraps(seeding)
+    def seeded(tracking_uri: str) -> None:
+        try:
+            seeding(tracking_uri)
+        finally:
+            from mlflow.tracking import fluent
+
+            fluent._active_experiment_id = None
+            os.environ.pop("MLFLOW_EXPERIMENT_ID", None)
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+
+    return seeded
+
+
 def _house_data() -> tuple[pd.DataFrame, pd.Series]:
     rng = np.random.default_rng(7)
     frame = pd.DataFrame(rng.uniform(0, 10, size=(200, 3)), columns=["f1", "f2", "f3"])
@@ -95,6 +114,7 @@ def _labels(frame: pd.DataFrame) -> pd.Series:
     return (frame.f1 + frame.f2 > 10).astype(int)
 
 
+@_leaves_no_active_experiment
 def seed(tracking_uri: str) -> None:
     """The seed documents' workflows, with MLflow: HousePricePredictor v1 and v2 to Staging and
     Production (pickled, as MLflow 2 saved them), churn-predictor with a failed validation and
@@ -175,6 +195,7 @@ def seed(tracking_uri: str) -> None:
     client.transition_model_version_stage("wine-quality-classifier", "1", "Production")
 
 
+@_leaves_no_active_experiment
 def seed_small(tracking_uri: str) -> None:
     """A small registry written by MLflow straight into its store (no server): one model, two
     versions, a stage and an alias."""
