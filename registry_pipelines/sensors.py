@@ -32,6 +32,15 @@ from registry_pipelines.specs import ModelSpec
 _BATCH = 100
 
 
+def _registrations(
+    context: dg.SensorEvaluationContext, key: dg.AssetKey, after: int | None
+) -> Sequence[dg.EventLogRecord]:
+    """The registered versions materialized after storage id `after`, oldest first, a batch."""
+    return context.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=key, after_storage_id=after), limit=_BATCH, ascending=True
+    ).records
+
+
 def promotion_sensor_name(spec: ModelSpec) -> str:
     """The promotion sensor of one model: `<asset prefix>_promotion_sensor`."""
     return f"{spec.asset_prefix}_promotion_sensor"
@@ -126,13 +135,7 @@ def build_approval_sensor(
     ) -> dg.SensorResult:
         cursor: dict[str, Any] = json.loads(context.cursor) if context.cursor else {}
         client = registry.client()
-        records = context.instance.fetch_materializations(
-            dg.AssetRecordsFilter(
-                asset_key=keys.registered_version, after_storage_id=cursor.get(spec.asset_prefix)
-            ),
-            limit=_BATCH,
-            ascending=True,
-        ).records
+        records = _registrations(context, keys.registered_version, cursor.get(spec.asset_prefix))
         requests = []
         with client.session():
             for record in records:
@@ -200,13 +203,7 @@ def build_promotion_sensor(
     def promotion_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         cursor: dict[str, int] = json.loads(context.cursor) if context.cursor else {}
         in_production = _production_version(context.instance, keys.production_version)
-        records = context.instance.fetch_materializations(
-            dg.AssetRecordsFilter(
-                asset_key=keys.registered_version, after_storage_id=cursor.get(spec.asset_prefix)
-            ),
-            limit=_BATCH,
-            ascending=True,
-        ).records
+        records = _registrations(context, keys.registered_version, cursor.get(spec.asset_prefix))
         requests = []
         for record in records:
             passed = validation_outcome(context.instance, record, expected)

@@ -35,6 +35,7 @@ from registry_core.mlflow_import.reader import (
     public_uri,
 )
 from registry_core.store.base import Progress
+from registry_core.transfer import no_progress
 
 ON_CONFLICT: tuple[str, ...] = ("fail", "skip", "rename")
 RENAME_SUFFIX = "-mlflow"
@@ -75,10 +76,6 @@ class MlflowImportSummary:
     opaque: int = 0
     skipped: int = 0
     plans: tuple[ModelPlan, ...] = field(default=())
-
-
-def no_progress(task: str, done: int, total: int) -> None:
-    """The progress callback that shows nothing."""
 
 
 def import_mlflow(
