@@ -147,7 +147,9 @@ def export_registry(
     prepare_export_dir(target)
     digests: set[str] = set()
     tables: dict[str, dict[str, Any]] = {}
-    with sql.connection_manager(client).transaction() as conn:
+    manager = sql.connection_manager(client)
+    with manager.transaction() as conn:
+        manager.flush_appends()
         version = current_version(conn)
         sequences = sql.sequence_values(conn)
         total = sum(sql.count_rows(conn, table) for table in TABLES)
@@ -335,6 +337,7 @@ def import_registry(
     _import_artifacts(ArtifactStore(source / ARTIFACTS_DIR), client.artifacts, manifest, report)
     deleted = _deleted_model_history(source, manifest, set(models))
     with manager.transaction() as conn:
+        manager.flush_appends()
         before = client.check_consistency()
         plan = _Plan(identical=sql.is_empty(conn))
         if not plan.identical:

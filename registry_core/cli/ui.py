@@ -76,6 +76,7 @@ def ui(
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family)
     sock.bind((host, port))
+    sock.listen(128)  # connections wait in the backlog from now on, before uvicorn starts
     bound = f"[{host}]" if ":" in host else host
     url = f"http://{bound}:{sock.getsockname()[1]}/"
     typer.echo(f"Registry UI for {location.root} at {url} (Ctrl+C stops it)")
@@ -86,4 +87,5 @@ def ui(
         server.run(sockets=[sock])
     finally:
         sock.close()
+        web.state.commits.close()
         store.close()

@@ -30,7 +30,7 @@ from registry_core.server.limits import BodyTooLarge, RequestGuard, ServerLimits
 from registry_core.server.ui import mount_ui
 from registry_core.store.admin_sql import idempotency_key
 from registry_core.store.embedded import EmbeddedStore
-from registry_core.store.group_commit import GroupCommitter
+from registry_core.store.group_commit import GroupCommitter, Once
 
 IDEMPOTENCY_HEADER = "idempotency-key"
 _TOKEN_METHODS = frozenset({"create_token", "revoke_token"})
@@ -68,7 +68,7 @@ class Handlers:
     def __init__(self, store: EmbeddedStore, auth: Authenticator) -> None:
         self.store = store
         self.auth = auth
-        self.commits = GroupCommitter(store.manager)
+        self.commits = GroupCommitter(store)
 
     def caller(self, request: Request) -> Principal:
         principal = self.auth.principal(request.headers.get("authorization"))
@@ -110,16 +110,13 @@ class Handlers:
             status, content = answer()
             return Response(content, status, media_type="application/json")
         key = request.headers.get(IDEMPOTENCY_HEADER) if not endpoint.secret_reply else None
-        if key is None:
-            status, content = self.commits.submit(answer)
-        else:
+        once = None
+        if key is not None:
             fingerprint = hashlib.sha256(
                 f"{endpoint.name}\n{body.model_dump_json() if body else ''}".encode()
             ).hexdigest()
-            scoped = f"{principal.name}:{idempotency_key(key)}"
-            status, content = self.commits.submit(
-                lambda: self.store.call_once(scoped, fingerprint, answer)
-            )
+            once = Once(f"{principal.name}:{idempotency_key(key)}", fingerprint)
+        status, content = self.commits.submit(answer, once)
         return Response(content, status, media_type="application/json")
 
 

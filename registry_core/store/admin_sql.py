@@ -10,8 +10,8 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 from registry_core.entities import ROLES, ApiToken, now_ms
 from registry_core.errors import (
@@ -19,12 +19,21 @@ from registry_core.errors import (
     ResourceAlreadyExists,
     ResourceDoesNotExist,
 )
-from registry_core.store.connection import ConnectionManager
+from registry_core.store.connection import AppendOnly, ConnectionManager
 
 TOKEN_PREFIX = "mr_"
 _TOKEN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$")
 _TOKEN_COLUMNS = "name, role, created_by, creation_timestamp, revoked_timestamp"
 _KEY_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{8,128}$")
+IDEMPOTENT = AppendOnly("INSERT INTO idempotent_requests VALUES ", "(?, ?, ?, ?, ?)")
+
+
+class Answer(NamedTuple):
+    """A write's answer kept under its idempotency key, with the fingerprint of its request."""
+
+    fingerprint: str
+    status: int
+    response: str
 
 
 def token_name(value: Any) -> str:
@@ -108,32 +117,27 @@ class DuckDBAdminStore:
             ).fetchone()
         return _token_from_row(row) if row else None
 
-    def call_once(
-        self, key: str, request_sha256: str, call: Callable[[], tuple[int, str]]
-    ) -> tuple[int, str]:
-        """Run a write and record its answer under `key`, both in one transaction, so either
-        both are on disk or neither is; a key already recorded is answered from the record."""
-        with self.manager.transaction() as conn:
-            row = conn.execute(
-                "SELECT request_sha256, status, response FROM idempotent_requests WHERE key = ?",
-                [key],
-            ).fetchone()
-            if row is not None:
-                if row[0] != request_sha256:
-                    raise InvalidParameterValue(
-                        "This Idempotency-Key was already used for a different request."
-                    )
-                return row[1], row[2]
-            status, response = call()
-            conn.execute(
-                "INSERT INTO idempotent_requests VALUES (?, ?, ?, ?, ?)",
-                [key, request_sha256, status, response, now_ms()],
-            )
-        return status, response
+    def recorded_answers(self, keys: Sequence[str]) -> dict[str, Answer]:
+        """The answers recorded under any of `keys`, in one query (inside the caller's
+        transaction, so that a write and its answer are on disk together or not at all)."""
+        with self.manager.connection() as conn:
+            self.manager.flush_appends()
+            rows = conn.execute(
+                "SELECT key, request_sha256, status, response FROM idempotent_requests "
+                "WHERE key IN (SELECT unnest(?::VARCHAR[]))",
+                [list(keys)],
+            ).fetchall()
+        return {key: Answer(*answer) for key, *answer in rows}
+
+    def record_answer(self, key: str, request_sha256: str, status: int, response: str) -> Answer:
+        """Keep a write's answer under its key, in the write's own transaction."""
+        self.manager.append(IDEMPOTENT, (key, request_sha256, status, response, now_ms()))
+        return Answer(request_sha256, status, response)
 
     def prune_idempotent_requests(self, before_ms: int) -> int:
         """Forget answers recorded before a time; returns how many were dropped."""
         with self.manager.transaction() as conn:
+            self.manager.flush_appends()
             rows = conn.execute(
                 "DELETE FROM idempotent_requests WHERE creation_timestamp < ? RETURNING key",
                 [before_ms],

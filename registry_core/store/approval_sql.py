@@ -202,7 +202,6 @@ class DuckDBApprovalStore(DuckDBStore, ApprovalStore):
         when: int,
     ) -> None:
         actor, comment = self._append_history(
-            conn,
             model_id,
             request.name,
             int(request.version),
@@ -214,7 +213,7 @@ class DuckDBApprovalStore(DuckDBStore, ApprovalStore):
             request_id=request.id,
         )
         record_event(
-            conn,
+            self.manager,
             "transition_request",
             event.removeprefix("request_"),
             {
@@ -498,7 +497,7 @@ class DuckDBApprovalStore(DuckDBStore, ApprovalStore):
                 [model_id, number, actor, text, when, when],
             ).fetchone()
             record_event(
-                conn,
+                self.manager,
                 "model_version_comment",
                 "created",
                 {

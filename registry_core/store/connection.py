@@ -25,8 +25,9 @@ import tempfile
 import threading
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,20 @@ _POLL_MAX = 0.005
 _DUCKDB_BACKOFF_MAX = 0.1
 FAIR_SHARE_SECONDS = 0.05
 _IDLE_POLL_SECONDS = 0.01
+_APPEND_BATCH_ROWS = 200
+# Registry statements touch a few rows each: one thread runs them sooner than two that must
+# coordinate (measured: writes 20% and point reads 30% faster, searches of 100,000 versions as
+# fast), and it leaves the other core to the caller.
+_DUCKDB_CONFIG = {"threads": 1}
+
+
+@dataclass(frozen=True)
+class AppendOnly:
+    """A table that changes only add rows to (history, outbox, idempotent answers): an insert
+    without its VALUES, and one row's placeholders."""
+
+    insert: str
+    row: str
 
 
 def is_lock_error(error: BaseException) -> bool:
@@ -134,6 +149,7 @@ class ConnectionManager:
         self._conn: duckdb.DuckDBPyConnection | None = None
         self._in_use = 0
         self._in_transaction = False
+        self._appends: dict[AppendOnly, list[Sequence[Any]]] = {}
         self._sessions = 0
         self._deadline = 0.0
         self._opened_at = 0.0
@@ -187,13 +203,44 @@ class ConnectionManager:
             self._in_transaction = True
             try:
                 yield conn
+                self.flush_appends()
             except BaseException:
+                self._appends.clear()
                 conn.execute("ROLLBACK")
                 raise
             finally:
                 self._in_transaction = False
             conn.execute("COMMIT")
             self._protect_wal()
+
+    def append(self, table: AppendOnly, row: Sequence[Any]) -> None:
+        """Add a row to an append-only table. Inside a transaction the rows wait, and each
+        table's rows are written by one INSERT before the transaction commits (or before a
+        statement of the transaction reads them: see `flush_appends`), so a batch of changes
+        sharing a commit pays one statement per table, not one per change and table."""
+        with self.connection() as conn:
+            if not self._in_transaction:
+                conn.execute(table.insert + table.row, list(row))
+                return
+            rows = self._appends.setdefault(table, [])
+            rows.append(row)
+            if len(rows) >= _APPEND_BATCH_ROWS:
+                self._write_appended(table)
+
+    def flush_appends(self) -> None:
+        """Write the rows `append` holds back; a statement of the same transaction that reads
+        or writes an append-only table directly calls this first."""
+        with self._cond:
+            for table in list(self._appends):
+                self._write_appended(table)
+
+    def _write_appended(self, table: AppendOnly) -> None:
+        rows = self._appends.pop(table)
+        assert self._conn is not None
+        self._conn.execute(
+            table.insert + ", ".join([table.row] * len(rows)),
+            [value for row in rows for value in row],
+        )
 
     @contextmanager
     def session(self) -> Iterator[None]:
@@ -306,7 +353,9 @@ class ConnectionManager:
         backoff = _POLL_MAX
         while True:
             try:
-                return duckdb.connect(str(self.db_path), read_only=self._read_only)
+                return duckdb.connect(
+                    str(self.db_path), read_only=self._read_only, config=_DUCKDB_CONFIG
+                )
             except duckdb.Error as error:
                 if not self._read_only and any(m in str(error) for m in _DUCKDB_NOT_WRITABLE):
                     self._read_only = True

@@ -29,7 +29,7 @@ from registry_core.errors import (
     ResourceDoesNotExist,
 )
 from registry_core.store.base import ModelRegistryStore
-from registry_core.store.connection import ConnectionManager
+from registry_core.store.connection import AppendOnly, ConnectionManager
 from registry_core.store.filter_sql import plan_search
 from registry_core.store.migrations import (
     SCHEMA_VERSION,
@@ -48,6 +48,11 @@ _VERSIONS_JOINED = "FROM model_versions mv JOIN registered_models rm ON rm.id = 
 # Tags and aliases of a few versions are fetched by key; of a larger page, by re-running the
 # page's query as a join, which DuckDB does far faster than a long IN list.
 _FEW_VERSIONS = 8
+HISTORY = AppendOnly(
+    "INSERT INTO history (id, model_id, model_name, version, event, from_version, from_stage, "
+    "to_stage, alias, actor, reason, timestamp, request_id) VALUES ",
+    "(nextval('history_id_seq'), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+)
 _HISTORY_COLUMNS = (
     "id, model_name, version, event, from_version, from_stage, to_stage, alias, actor, reason, "
     "timestamp, request_id"
@@ -322,9 +327,8 @@ class DuckDBStore(ModelRegistryStore):
             raise ResourceDoesNotExist(f"Registered Model with name={name} not found")
         return self._registered_models(conn, [row], "SELECT ?::BIGINT", [row[0]])[0]
 
-    @staticmethod
     def _append_history(
-        conn: duckdb.DuckDBPyConnection,
+        self,
         model_id: int,
         model_name: str,
         version: int,
@@ -339,13 +343,12 @@ class DuckDBStore(ModelRegistryStore):
         from_version: int | None = None,
         request_id: int | None = None,
     ) -> tuple[str, str | None]:
-        """Append one entry to the history; the checked actor and reason."""
+        """Append one entry to the history, inside the caller's transaction; the checked actor
+        and reason."""
         actor, reason = check.actor(actor), check.reason(reason)
-        conn.execute(
-            "INSERT INTO history (id, model_id, model_name, version, event, from_version, "
-            "from_stage, to_stage, alias, actor, reason, timestamp, request_id) "
-            "VALUES (nextval('history_id_seq'), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
+        self.manager.append(
+            HISTORY,
+            (
                 model_id,
                 model_name,
                 version,
@@ -358,14 +361,12 @@ class DuckDBStore(ModelRegistryStore):
                 reason,
                 when,
                 request_id,
-            ],
+            ),
         )
         return actor, reason
 
-    @classmethod
     def _record(
-        cls,
-        conn: duckdb.DuckDBPyConnection,
+        self,
         model_id: int,
         model_name: str,
         version: int,
@@ -382,8 +383,7 @@ class DuckDBStore(ModelRegistryStore):
         request_id: int | None = None,
     ) -> None:
         """Append to the history and, in the same transaction, to the webhook outbox."""
-        actor, reason = cls._append_history(
-            conn,
+        actor, reason = self._append_history(
             model_id,
             model_name,
             version,
@@ -420,7 +420,7 @@ class DuckDBStore(ModelRegistryStore):
         else:
             entity, action = "model_version_alias", "deleted"
             data = {**base, "alias": alias, "reason": reason}
-        record_event(conn, entity, action, data, when)
+        record_event(self.manager, entity, action, data, when)
 
     def _set_stage(
         self,
@@ -441,7 +441,6 @@ class DuckDBStore(ModelRegistryStore):
             [to_stage, when, version_key(model_id, version)],
         ).fetchone()
         self._record(
-            conn,
             model_id,
             name,
             version,
@@ -481,7 +480,7 @@ class DuckDBStore(ModelRegistryStore):
                     [item for k, v in clean_tags.items() for item in (model_id, k, v)],
                 )
             record_event(
-                conn,
+                self.manager,
                 "registered_model",
                 "created",
                 {"name": name, "description": description, "tags": clean_tags},
@@ -518,7 +517,11 @@ class DuckDBStore(ModelRegistryStore):
                 [new_name, when, model_id],
             )
             record_event(
-                conn, "registered_model", "renamed", {"name": new_name, "old_name": name}, when
+                self.manager,
+                "registered_model",
+                "renamed",
+                {"name": new_name, "old_name": name},
+                when,
             )
             return self._registered_model(conn, new_name)
 
@@ -544,7 +547,7 @@ class DuckDBStore(ModelRegistryStore):
             for table in ("model_versions", "registered_model_tags", "registered_model_aliases"):
                 conn.execute(f"DELETE FROM {table} WHERE model_id = ?", [model_id])
             conn.execute("DELETE FROM registered_models WHERE id = ?", [model_id])
-            record_event(conn, "registered_model", "deleted", {"name": name}, now_ms())
+            record_event(self.manager, "registered_model", "deleted", {"name": name}, now_ms())
 
     def search_registered_models(
         self,
@@ -654,7 +657,6 @@ class DuckDBStore(ModelRegistryStore):
                     [item for k, v in clean_tags.items() for item in (vkey, k, v)],
                 )
             self._append_history(
-                conn,
                 model_id,
                 name,
                 number,
@@ -664,7 +666,7 @@ class DuckDBStore(ModelRegistryStore):
                 when,
             )
             record_event(
-                conn,
+                self.manager,
                 "model_version",
                 "created",
                 {
@@ -724,7 +726,6 @@ class DuckDBStore(ModelRegistryStore):
                 [model_id, number],
             ).fetchall():
                 self._record(
-                    conn,
                     model_id,
                     name,
                     number,
@@ -738,7 +739,7 @@ class DuckDBStore(ModelRegistryStore):
             conn.execute("DELETE FROM model_version_tags WHERE vkey = ?", [vkey])
             conn.execute("DELETE FROM model_versions WHERE vkey = ?", [vkey])
             self._record(
-                conn, model_id, name, number, "version_deleted", actor, None, when, from_stage=stage
+                model_id, name, number, "version_deleted", actor, None, when, from_stage=stage
             )
             self._touch_model(conn, model_id, when)
 
@@ -767,7 +768,7 @@ class DuckDBStore(ModelRegistryStore):
                 [version_key(model_id, number), key, text],
             )
             record_event(
-                conn,
+                self.manager,
                 "model_version_tag",
                 "set",
                 {"name": name, "version": str(number), "key": key, "value": text},
@@ -803,7 +804,6 @@ class DuckDBStore(ModelRegistryStore):
             ).fetchone()
             when = now_ms()
             self._append_history(
-                conn,
                 model_id,
                 name,
                 number,
@@ -814,7 +814,7 @@ class DuckDBStore(ModelRegistryStore):
                 when,
             )
             record_event(
-                conn,
+                self.manager,
                 "model_version",
                 "validation_passed" if passed else "validation_failed",
                 {
@@ -838,7 +838,7 @@ class DuckDBStore(ModelRegistryStore):
             ).fetchone()
             if deleted:
                 record_event(
-                    conn,
+                    self.manager,
                     "model_version_tag",
                     "deleted",
                     {"name": name, "version": str(number), "key": key},
@@ -951,7 +951,6 @@ class DuckDBStore(ModelRegistryStore):
                 [model_id, alias, number],
             )
             self._record(
-                conn,
                 model_id,
                 name,
                 number,
@@ -978,9 +977,7 @@ class DuckDBStore(ModelRegistryStore):
             if row is None:
                 raise ResourceDoesNotExist(f"Alias @{alias} of model {name} not found")
             when = now_ms()
-            self._record(
-                conn, model_id, name, row[0], "alias_deleted", actor, reason, when, alias=alias
-            )
+            self._record(model_id, name, row[0], "alias_deleted", actor, reason, when, alias=alias)
             self._touch_model(conn, model_id, when)
 
     def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
@@ -1006,6 +1003,7 @@ class DuckDBStore(ModelRegistryStore):
         self, name: str, version: int | str | None = None
     ) -> list[StageTransition]:
         with self.manager.connection() as conn:
+            self.manager.flush_appends()
             model_id = self._model_id(conn, name)
             sql = f"SELECT {_HISTORY_COLUMNS} FROM history WHERE model_id = ?"
             params: list[Any] = [model_id]
@@ -1041,6 +1039,7 @@ class DuckDBStore(ModelRegistryStore):
     def get_version_at(self, name: str, stage_or_alias: str, timestamp: int) -> ModelVersion | None:
         when = check.timestamp(timestamp)
         with self.manager.connection() as conn:
+            self.manager.flush_appends()
             model_id = self._model_id(conn, name)
             number = self._holder_at(conn, model_id, stage_or_alias, when)
             if number is None:
@@ -1068,6 +1067,7 @@ class DuckDBStore(ModelRegistryStore):
                 f"Cannot roll back stage {target!r}: roll back Staging, Production or an @alias."
             )
         with self.manager.transaction() as conn:
+            self.manager.flush_appends()
             model_id = self._model_id(conn, name)
             current = conn.execute(
                 "SELECT max(version) FROM model_versions WHERE model_id = ? AND current_stage = ?",
@@ -1114,6 +1114,7 @@ class DuckDBStore(ModelRegistryStore):
     ) -> ModelVersion:
         check.alias(alias)
         with self.manager.transaction() as conn:
+            self.manager.flush_appends()
             model_id = self._model_id(conn, name)
             current = conn.execute(
                 "SELECT version FROM registered_model_aliases WHERE model_id = ? AND alias = ?",
@@ -1140,7 +1141,6 @@ class DuckDBStore(ModelRegistryStore):
                 [previous[0], model_id, alias],
             )
             self._record(
-                conn,
                 model_id,
                 name,
                 previous[0],
@@ -1159,6 +1159,7 @@ class DuckDBStore(ModelRegistryStore):
     def check_consistency(self) -> list[str]:
         problems: list[str] = []
         with self.manager.connection() as conn:
+            self.manager.flush_appends()
             version = current_version(conn)
             if version != SCHEMA_VERSION:
                 problems.append(f"schema version is {version}, expected {SCHEMA_VERSION}")

@@ -106,13 +106,18 @@ class EmbeddedStore(
 
     def _artifact_for_source(self, source: str) -> dict[str, Any] | None:
         """The artifact record a validated source points at; None for a run we do not hold."""
-        if source.startswith(("runs:/", "models:/")):
-            try:
-                resolved = self.resolve_model_uri(source)
-            except ResourceDoesNotExist:
-                if source.startswith("models:/") or self.run_exists(parse_uri(source).run_id):
-                    raise
+        if source.startswith("runs:/"):
+            run = parse_uri(source)
+            assert isinstance(run, RunUri)
+            held, logged = self.find_run_artifact(run.run_id, run.path)
+            if logged is None:
+                if held:
+                    raise ResourceDoesNotExist(f"No artifact {run.path!r} in run {run.run_id}.")
                 return None
+            digest, fmt, signature = logged.sha256, logged.format, logged.signature
+            missing = f"The artifact {digest} of {source!r} is missing."
+        elif source.startswith("models:/"):
+            resolved = self.resolve_model_uri(source)
             digest, fmt, signature = resolved.sha256, resolved.format, resolved.signature
             missing = f"The artifact {digest} of {source!r} is missing."
         else:
@@ -165,6 +170,7 @@ class EmbeddedStore(
                     f"No stored artifact {digest}: upload it before importing {model.name}."
                 ) from None
         with self.manager.transaction() as conn:
+            self.manager.flush_appends()
             return import_model(conn, model, sizes, actor)
 
     # -- upkeep --------------------------------------------------------------------------

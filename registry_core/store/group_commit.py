@@ -1,11 +1,12 @@
 """Group commit: concurrent registry changes run by one thread in one transaction, one commit.
 
-A commit (the WAL written and synced) costs a DuckDB file about a millisecond whatever it holds,
+A commit costs a DuckDB file about a millisecond whatever it holds, and so does each statement,
 so a server that commits each request alone spends most of its time committing while other
 requests wait for the file. Changes that arrive together run one after the other in a single
-transaction; each still happens whole or not at all: when one of them fails, the batch is
-rolled back and each change runs again in a transaction of its own, so the failure touches
-only its own caller.
+transaction; the rows they append (history, outbox, idempotent answers) go in one INSERT per
+table, and their idempotency keys are looked up in one query. Each change still happens whole or
+not at all: when one of them fails, the batch is rolled back and each change runs again in a
+transaction of its own, so the failure touches only its own caller.
 """
 
 from __future__ import annotations
@@ -14,9 +15,13 @@ import queue
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any, TypeVar
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from registry_core.store.connection import ConnectionManager
+from registry_core.errors import InvalidParameterValue
+
+if TYPE_CHECKING:
+    from registry_core.store.admin_sql import Answer, DuckDBAdminStore
 
 T = TypeVar("T")
 MAX_BATCH = 64
@@ -26,22 +31,37 @@ class _Failed(Exception):
     """One change of a batch raised; the batch is rolled back and replayed one by one."""
 
 
+@dataclass(frozen=True)
+class Once:
+    """An idempotent change's key (scoped to its caller) and the fingerprint of its request."""
+
+    key: str
+    fingerprint: str
+
+
+@dataclass
+class _Job:
+    change: Callable[[], Any]
+    once: Once | None
+    done: Future[Any] = field(default_factory=Future)
+
+
 class GroupCommitter:
     """Runs submitted changes on its own thread, batching those that wait for it."""
 
-    def __init__(self, manager: ConnectionManager) -> None:
-        self.manager = manager
-        self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]] | None] = (
-            queue.SimpleQueue()
-        )
+    def __init__(self, store: DuckDBAdminStore) -> None:
+        self.store = store
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="registry-group-commit", daemon=True)
         self._thread.start()
 
-    def submit(self, change: Callable[[], T]) -> T:
-        """Run `change` in a transaction (perhaps shared with others) and return its result."""
-        done: Future[T] = Future()
-        self._jobs.put((change, done))
-        return done.result()
+    def submit(self, change: Callable[[], T], once: Once | None = None) -> T:
+        """Run `change` in a transaction (perhaps shared with others) and return its result.
+        With `once`, the change must return an `Answer`: a key already answered gets that
+        answer again and the change does not run; the same key for another request is refused."""
+        job = _Job(change, once)
+        self._jobs.put(job)
+        return job.done.result()  # type: ignore[no-any-return]
 
     def close(self) -> None:
         """Finish what was submitted, then stop the thread."""
@@ -65,27 +85,48 @@ class GroupCommitter:
                 batch.append(job)
             self._commit(batch)
 
-    def _commit(self, batch: list[tuple[Callable[[], Any], Future[Any]]]) -> None:
+    def _commit(self, batch: list[_Job]) -> None:
         if len(batch) > 1:
             try:
-                with self.manager.transaction():
+                with self.store.manager.transaction():
+                    answers = self._answers(batch)
                     results = []
-                    for change, _ in batch:
+                    for job in batch:
                         try:
-                            results.append(change())
+                            results.append(self._perform(job, answers))
                         except BaseException as error:
                             raise _Failed from error
             except BaseException:  # a change or the commit failed: each on its own, below
                 pass
             else:
-                for (_, done), result in zip(batch, results, strict=True):
-                    done.set_result(result)
+                for job, result in zip(batch, results, strict=True):
+                    job.done.set_result(result)
                 return
-        for change, done in batch:
+        for job in batch:
             try:
-                with self.manager.transaction():
-                    result = change()
+                with self.store.manager.transaction():
+                    result = self._perform(job, self._answers([job]))
             except BaseException as error:
-                done.set_exception(error)
+                job.done.set_exception(error)
             else:
-                done.set_result(result)
+                job.done.set_result(result)
+
+    def _answers(self, batch: list[_Job]) -> dict[str, Answer]:
+        keys = [job.once.key for job in batch if job.once is not None]
+        return self.store.recorded_answers(keys) if keys else {}
+
+    def _perform(self, job: _Job, answers: dict[str, Answer]) -> Any:
+        if job.once is None:
+            return job.change()
+        kept = answers.get(job.once.key)
+        if kept is not None:
+            if kept.fingerprint != job.once.fingerprint:
+                raise InvalidParameterValue(
+                    "This Idempotency-Key was already used for a different request."
+                )
+            return kept.status, kept.response
+        status, response = job.change()
+        answers[job.once.key] = self.store.record_answer(
+            job.once.key, job.once.fingerprint, status, response
+        )
+        return status, response

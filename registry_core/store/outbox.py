@@ -18,7 +18,7 @@ import duckdb
 from registry_core import validation as check
 from registry_core.entities import now_ms
 from registry_core.errors import InvalidState, ResourceAlreadyExists, ResourceDoesNotExist
-from registry_core.store.connection import ConnectionManager
+from registry_core.store.connection import AppendOnly, ConnectionManager
 from registry_core.webhooks import events as ev
 from registry_core.webhooks import validation as wcheck
 from registry_core.webhooks.entities import (
@@ -60,20 +60,22 @@ _RECORDED_SQL = (
 _NEW_DELIVERY_ID_SQL = "'msg_' || replace(gen_random_uuid()::VARCHAR, '-', '')"
 
 
+EVENTS = AppendOnly(
+    "INSERT INTO webhook_events (id, entity, action, data, timestamp) VALUES ",
+    "(nextval('webhook_event_id_seq'), ?, ?, ?, ?)",
+)
+
+
 def record_event(
-    conn: duckdb.DuckDBPyConnection,
+    manager: ConnectionManager,
     entity: str,
     action: str,
     data: dict[str, Any],
     timestamp_ms: int,
 ) -> None:
-    """Append one event to the outbox inside the caller's transaction: one INSERT, no fan-out."""
+    """Append one event to the outbox inside the caller's transaction: one row, no fan-out."""
     ev.check_event(entity, action, data)
-    conn.execute(
-        "INSERT INTO webhook_events (id, entity, action, data, timestamp) "
-        "VALUES (nextval('webhook_event_id_seq'), ?, ?, ?, ?)",
-        [entity, action, json.dumps(data, separators=(",", ":")), timestamp_ms],
-    )
+    manager.append(EVENTS, (entity, action, json.dumps(data, separators=(",", ":")), timestamp_ms))
 
 
 def delete_webhook_rows(conn: duckdb.DuckDBPyConnection, webhook_id: int) -> None:
@@ -187,6 +189,7 @@ class OutboxStore:
         with self.manager.transaction() as conn:
             if conn.execute("SELECT 1 FROM webhooks WHERE name = ?", [name]).fetchone():
                 raise ResourceAlreadyExists(f"Webhook (name={name}) already exists.")
+            self.manager.flush_appends()
             when = now_ms()
             # Transactions on the file are serial, so event ids grow in commit order and the
             # current maximum separates the events before this subscription from those after.
@@ -246,6 +249,7 @@ class OutboxStore:
     def delete_webhook(self, name: str) -> None:
         """Remove a subscription with its deliveries and their history."""
         with self.manager.transaction() as conn:
+            self.manager.flush_appends()
             delete_webhook_rows(conn, self._webhook_id(conn, name))
 
     # -- fan-out and leases --------------------------------------------------------------
@@ -326,6 +330,7 @@ class OutboxStore:
     def claim_due(self, owner: str, now_ms: int, lease_ms: int, limit: int) -> list[Claim]:
         """Fan out new events, then lease up to `limit` due deliveries of active webhooks."""
         with self.manager.transaction() as conn:
+            self.manager.flush_appends()
             self._fan_out(conn, now_ms)
             ids = [
                 row[0]
@@ -342,6 +347,7 @@ class OutboxStore:
     def claim_test(self, name: str, owner: str, now_ms: int, lease_ms: int) -> Claim:
         """Record a `webhook.test` event for one webhook only and lease its delivery."""
         with self.manager.transaction() as conn:
+            self.manager.flush_appends()
             webhook_id = self._webhook_id(conn, name)
             data = {"webhook": name, "message": "Test event from the model registry."}
             (event_id,) = conn.execute(

@@ -260,15 +260,17 @@ class DuckDBRunStore:
             ).fetchone()
         return _artifact_from_row(row) if row else None
 
-    def run_exists(self, run_id: str) -> bool:
-        """Whether this registry holds the run; one lookup, none of its data."""
+    def find_run_artifact(self, run_id: str, path: str) -> tuple[bool, RunArtifact | None]:
+        """Whether this registry holds the run, and its artifact at `path`: one query, for a
+        version whose source names a run that may be another tracking server's."""
         with self.manager.connection() as conn:
-            return (
-                conn.execute(
-                    "SELECT 1 FROM runs WHERE run_id = ?", [valid_run_id(run_id)]
-                ).fetchone()
-                is not None
-            )
+            held, *row = conn.execute(
+                "SELECT EXISTS (SELECT 1 FROM runs WHERE run_id = $1), a.path, a.sha256, a.size, "
+                "a.format, a.signature FROM (SELECT 1) LEFT JOIN run_artifacts a "
+                "ON a.run_id = $1 AND a.path = $2",
+                [valid_run_id(run_id), path],
+            ).fetchone()
+        return held, _artifact_from_row(row) if row[0] is not None else None
 
     def get_run(self, run_id: str) -> Run:
         with self.manager.connection() as conn:
