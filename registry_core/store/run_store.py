@@ -264,13 +264,14 @@ class DuckDBRunStore:
         """Whether this registry holds the run, and its artifact at `path`: one query, for a
         version whose source names a run that may be another tracking server's."""
         with self.manager.connection() as conn:
-            held, *row = conn.execute(
-                "SELECT EXISTS (SELECT 1 FROM runs WHERE run_id = $1), a.path, a.sha256, a.size, "
-                "a.format, a.signature FROM (SELECT 1) LEFT JOIN run_artifacts a "
-                "ON a.run_id = $1 AND a.path = $2",
+            rows = conn.execute(
+                "SELECT path, sha256, size, format, signature FROM run_artifacts "
+                "WHERE run_id = $1 AND path = $2 UNION ALL "
+                "SELECT NULL, NULL, NULL, NULL, NULL FROM runs WHERE run_id = $1",
                 [valid_run_id(run_id), path],
-            ).fetchone()
-        return held, _artifact_from_row(row) if row[0] is not None else None
+            ).fetchall()
+        logged = [row for row in rows if row[0] is not None]
+        return bool(rows), _artifact_from_row(logged[0]) if logged else None
 
     def get_run(self, run_id: str) -> Run:
         with self.manager.connection() as conn:
