@@ -20,6 +20,10 @@ from registry_core.mlflow_import.bundle import ImportedModel, ModelImportResult
 
 READER, WRITER, PROMOTER, ADMIN = "reader", "writer", "promoter", "admin"
 CHAMPION_ALIAS = "champion"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+"""A write's key, the same across its retries: the server answers a repeated key once."""
+EPOCH_HEADER = "Registry-Epoch"
+"""Every answer names the server's idempotency epoch, which clients start their keys with."""
 MLFLOW = "/api/2.0/mlflow"
 REGISTRY = "/api/2.0/registry"
 ARTIFACT_PATH = REGISTRY + "/artifacts/{sha256}"

@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, create_model
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from registry_core.api.endpoints import ENDPOINTS, Endpoint
+from registry_core.api.endpoints import ENDPOINTS, EPOCH_HEADER, IDEMPOTENCY_HEADER, Endpoint
 from registry_core.api.errors import body_of, status_of
 from registry_core.errors import INTERNAL_ERROR, INVALID_PARAMETER_VALUE, RegistryError
 from registry_core.server import docs_page
@@ -32,7 +32,6 @@ from registry_core.store.admin_sql import idempotency_key
 from registry_core.store.embedded import EmbeddedStore
 from registry_core.store.group_commit import GroupCommitter, Once
 
-IDEMPOTENCY_HEADER = "idempotency-key"
 _TOKEN_METHODS = frozenset({"create_token", "revoke_token"})
 _log = logging.getLogger("registry.server")
 
@@ -106,18 +105,21 @@ class Handlers:
                 self.auth.forget()
             return 200, json.dumps(endpoint.reply.encode(result), separators=(",", ":"))
 
+        epoch = {EPOCH_HEADER: self.commits.epoch}
         if not endpoint.writes:
             status, content = answer()
-            return Response(content, status, media_type="application/json")
+            return Response(content, status, epoch, media_type="application/json")
         key = request.headers.get(IDEMPOTENCY_HEADER) if not endpoint.secret_reply else None
         once = None
         if key is not None:
+            key = idempotency_key(key)
             fingerprint = hashlib.sha256(
                 f"{endpoint.name}\n{body.model_dump_json() if body else ''}".encode()
             ).hexdigest()
-            once = Once(f"{principal.name}:{idempotency_key(key)}", fingerprint)
+            prefix, dot, _ = key.partition(".")
+            once = Once(f"{principal.name}:{key}", fingerprint, prefix if dot else None)
         status, content = self.commits.submit(answer, once)
-        return Response(content, status, media_type="application/json")
+        return Response(content, status, epoch, media_type="application/json")
 
 
 def _route(handlers: Handlers, endpoint: Endpoint) -> Callable[..., Response]:

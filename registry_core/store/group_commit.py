@@ -7,11 +7,18 @@ transaction; the rows they append (history, outbox, idempotent answers) go in on
 table, and their idempotency keys are looked up in one query. Each change still happens whole or
 not at all: when one of them fails, the batch is rolled back and each change runs again in a
 transaction of its own, so the failure touches only its own caller.
+
+Most keys need no lookup at all. The committer names an epoch (a random id, renewed after
+`EPOCH_KEYS` keys) and remembers every key it records during it; a client that has seen the
+epoch (a response header) starts its keys with it. Such a key was recorded, if ever, by this
+committer during this epoch, so when it is not remembered it is new: only keys of an older
+epoch, or without one, are looked up in the file.
 """
 
 from __future__ import annotations
 
 import queue
+import secrets
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -25,6 +32,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 MAX_BATCH = 64
+EPOCH_KEYS = 100_000
 
 
 class _Failed(Exception):
@@ -33,10 +41,12 @@ class _Failed(Exception):
 
 @dataclass(frozen=True)
 class Once:
-    """An idempotent change's key (scoped to its caller) and the fingerprint of its request."""
+    """An idempotent change's key (scoped to its caller), the fingerprint of its request, and
+    the epoch the client's key starts with (`<epoch>.<rest>`), if any."""
 
     key: str
     fingerprint: str
+    epoch: str | None = None
 
 
 @dataclass
@@ -49,8 +59,11 @@ class _Job:
 class GroupCommitter:
     """Runs submitted changes on its own thread, batching those that wait for it."""
 
-    def __init__(self, store: DuckDBAdminStore) -> None:
+    def __init__(self, store: DuckDBAdminStore, epoch_keys: int = EPOCH_KEYS) -> None:
         self.store = store
+        self.epoch_keys = epoch_keys
+        self.epoch = secrets.token_hex(8)
+        self._recorded: set[str] = set()
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="registry-group-commit", daemon=True)
         self._thread.start()
@@ -99,6 +112,7 @@ class GroupCommitter:
             except BaseException:  # a change or the commit failed: each on its own, below
                 pass
             else:
+                self._remember(batch)
                 for job, result in zip(batch, results, strict=True):
                     job.done.set_result(result)
                 return
@@ -109,11 +123,28 @@ class GroupCommitter:
             except BaseException as error:
                 job.done.set_exception(error)
             else:
+                self._remember([job])
                 job.done.set_result(result)
 
     def _answers(self, batch: list[_Job]) -> dict[str, Answer]:
-        keys = [job.once.key for job in batch if job.once is not None]
+        """What the file holds for the batch's keys that may have been recorded before."""
+        keys = [
+            job.once.key
+            for job in batch
+            if job.once is not None
+            and (job.once.epoch != self.epoch or job.once.key in self._recorded)
+        ]
         return self.store.recorded_answers(keys) if keys else {}
+
+    def _remember(self, committed: list[_Job]) -> None:
+        """Note the keys of the current epoch that are now on disk; start a new epoch when
+        the current one has noted enough."""
+        self._recorded.update(
+            job.once.key for job in committed if job.once and job.once.epoch == self.epoch
+        )
+        if len(self._recorded) >= self.epoch_keys:
+            self.epoch = secrets.token_hex(8)
+            self._recorded.clear()
 
     def _perform(self, job: _Job, answers: dict[str, Answer]) -> Any:
         if job.once is None:

@@ -26,7 +26,15 @@ from typing import Any, BinaryIO
 
 import httpx
 
-from registry_core.api.endpoints import ARTIFACT_PATH, ENDPOINTS, EXPORT_PATH, IMPORT_PATH, Endpoint
+from registry_core.api.endpoints import (
+    ARTIFACT_PATH,
+    ENDPOINTS,
+    EPOCH_HEADER,
+    EXPORT_PATH,
+    IDEMPOTENCY_HEADER,
+    IMPORT_PATH,
+    Endpoint,
+)
 from registry_core.api.errors import error_from
 from registry_core.api.wire import dataclass_codec
 from registry_core.artifacts import CHUNK_SIZE, ArtifactRef, is_sha256
@@ -43,7 +51,6 @@ ENV_TIMEOUT = "MODEL_REGISTRY_HTTP_TIMEOUT"
 ENV_RETRIES = "MODEL_REGISTRY_HTTP_RETRIES"
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_RETRIES = 6
-IDEMPOTENCY_HEADER = "Idempotency-Key"
 TRANSFER_TASK = "transfer"
 """The progress task of a dump streamed from or to a server (in bytes)."""
 _RETRIED = (httpx.TransportError,)
@@ -75,6 +82,13 @@ class _Transport:
         self.retries = int(_env_number(ENV_RETRIES, DEFAULT_RETRIES))
         self.base_url = base_url.rstrip("/")
         self.http = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout)
+        self.epoch: str | None = None
+
+    def idempotency_key(self) -> str:
+        """A fresh key for one write, kept across its retries. It starts with the server's
+        epoch when one was seen, which spares the server looking the key up."""
+        key = uuid.uuid4().hex
+        return f"{self.epoch}.{key}" if self.epoch else key
 
     def send(self, build: Callable[[], httpx.Request], stream: bool = False) -> httpx.Response:
         """Send a request, again after a failed connection or a 503, with growing pauses."""
@@ -89,6 +103,7 @@ class _Transport:
                         TEMPORARILY_UNAVAILABLE,
                     ) from error
             else:
+                self.epoch = response.headers.get(EPOCH_HEADER, self.epoch)
                 if response.status_code != 503 or attempt == self.retries:
                     return response
                 response.close()
@@ -293,7 +308,7 @@ class HttpStore(RegistryStore):
                     content=_chunks(archive),
                     headers={
                         "content-type": "application/x-tar",
-                        IDEMPOTENCY_HEADER: uuid.uuid4().hex,
+                        IDEMPOTENCY_HEADER: self._transport.idempotency_key(),
                     },
                 )
             )
@@ -307,7 +322,7 @@ class HttpStore(RegistryStore):
             for param in endpoint.params
             if arguments.get(param.name) is not None
         }
-        headers = {IDEMPOTENCY_HEADER: uuid.uuid4().hex} if endpoint.writes else {}
+        headers = {IDEMPOTENCY_HEADER: self._transport.idempotency_key()} if endpoint.writes else {}
         if endpoint.http == "GET":
             options: dict[str, Any] = {"params": body}
         else:
