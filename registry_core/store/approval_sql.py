@@ -228,6 +228,17 @@ class DuckDBApprovalStore(DuckDBStore, ApprovalStore):
             when,
         )
 
+    def _open_requests(
+        self, conn: duckdb.DuckDBPyConnection, model_id: int, where: str, params: Sequence[Any]
+    ) -> list[TransitionRequest]:
+        """The open requests of a model that `where` selects, oldest first."""
+        rows = conn.execute(
+            f"SELECT {_REQUEST_COLUMNS} {_REQUESTS_JOINED} "
+            f"WHERE r.model_id = ? AND r.status = ? AND {where} ORDER BY r.id",
+            [model_id, REQUEST_OPEN, *params],
+        ).fetchall()
+        return [_request_from_row(row) for row in rows]
+
     def _close_requests(
         self,
         conn: duckdb.DuckDBPyConnection,
@@ -239,15 +250,8 @@ class DuckDBApprovalStore(DuckDBStore, ApprovalStore):
         when: int,
     ) -> None:
         """Close the open requests of a model that `where` selects, each with `resolution`."""
-        rows = conn.execute(
-            f"SELECT {_REQUEST_COLUMNS} {_REQUESTS_JOINED} "
-            f"WHERE r.model_id = ? AND r.status = ? AND {where} ORDER BY r.id",
-            [model_id, REQUEST_OPEN, *params],
-        ).fetchall()
-        for row in rows:
-            self._settle(
-                conn, model_id, _request_from_row(row), REQUEST_CLOSED, actor, resolution, when
-            )
+        for request in self._open_requests(conn, model_id, where, params):
+            self._settle(conn, model_id, request, REQUEST_CLOSED, actor, resolution, when)
 
     def _stage_entered(
         self,
@@ -258,25 +262,18 @@ class DuckDBApprovalStore(DuckDBStore, ApprovalStore):
         actor: str,
         when: int,
     ) -> None:
-        """A version entered a stage: its own open request for it, and older versions', close."""
-        self._close_requests(
-            conn,
-            model_id,
-            "r.to_stage = ? AND r.version = ?",
-            [stage, number],
-            actor,
-            f"version {number} entered {stage} without this request",
-            when,
+        """A version entered a stage: its own open request for it, and older versions', close
+        (one query finds both)."""
+        found = self._open_requests(
+            conn, model_id, "r.to_stage = ? AND r.version <= ?", [stage, number]
         )
-        self._close_requests(
-            conn,
-            model_id,
-            "r.to_stage = ? AND r.version < ?",
-            [stage, number],
-            actor,
-            f"superseded: version {number} entered {stage}",
-            when,
-        )
+        for request in sorted(found, key=lambda request: int(request.version) != number):
+            resolution = (
+                f"version {number} entered {stage} without this request"
+                if int(request.version) == number
+                else f"superseded: version {number} entered {stage}"
+            )
+            self._settle(conn, model_id, request, REQUEST_CLOSED, actor, resolution, when)
 
     # -- what protection and requests change of the version calls ------------------------
 
