@@ -14,6 +14,7 @@ from registry_core.backends import open_store
 from registry_core.entities import (
     ApiToken,
     Experiment,
+    FileUsage,
     Metric,
     ModelVersion,
     PagedList,
@@ -108,6 +109,11 @@ class RegistryClient:
     def close(self) -> None:
         """Release the registry now instead of at the end of the idle window."""
         self._store.close()
+
+    def file_usage(self) -> FileUsage | None:
+        """What this process has spent on an embedded registry file so far (opens, waiting for
+        other processes, holding it); None behind a server, which holds the file itself."""
+        return self._store.file_usage()
 
     # -- registered models ---------------------------------------------------------------
 

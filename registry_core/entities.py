@@ -269,3 +269,23 @@ class ApiToken:
     created_by: str
     creation_timestamp: int
     revoked_timestamp: int | None = None
+
+
+@dataclass(frozen=True)
+class FileUsage:
+    """What one process has spent on the registry file: how often it opened it, how long it
+    waited for its turn while other processes held it, how long the opens took, and how long
+    it held the file open."""
+
+    opens: int
+    waited_seconds: float
+    opening_seconds: float
+    held_seconds: float
+
+    def __sub__(self, earlier: FileUsage) -> FileUsage:
+        return FileUsage(
+            self.opens - earlier.opens,
+            self.waited_seconds - earlier.waited_seconds,
+            self.opening_seconds - earlier.opening_seconds,
+            self.held_seconds - earlier.held_seconds,
+        )

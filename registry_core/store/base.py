@@ -15,6 +15,7 @@ from typing import Any, BinaryIO, Protocol
 from registry_core.entities import (
     ApiToken,
     Experiment,
+    FileUsage,
     Metric,
     ModelVersion,
     PagedList,
@@ -480,3 +481,7 @@ class RegistryStore(ModelRegistryStore, ApprovalStore, RunStore, WebhookStore, A
     @abstractmethod
     def close(self) -> None:
         """Release what the store holds now (it reopens on the next call)."""
+
+    def file_usage(self) -> FileUsage | None:
+        """What this process has spent on the registry file; None where a server holds it."""
+        return None

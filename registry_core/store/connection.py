@@ -34,6 +34,7 @@ from typing import Any
 import duckdb
 
 from registry_core import config
+from registry_core.entities import FileUsage
 from registry_core.errors import RegistryLocked, RegistryReadOnly
 from registry_core.store.migrations import SCHEMA_VERSION, current_version, migrate, registry_id
 
@@ -158,6 +159,9 @@ class ConnectionManager:
         self._turn_fd: int | None = None
         self._waiters_fd: int | None = None
         self._opens = 0
+        self._waited = 0.0
+        self._opening = 0.0
+        self._held = 0.0
         self._db_mode = _OWNER_ONLY
         self._read_only = False
 
@@ -169,6 +173,12 @@ class ConnectionManager:
     def opens(self) -> int:
         """How many times this manager opened the file; lets tests and benchmarks see reuse."""
         return self._opens
+
+    def usage(self) -> FileUsage:
+        """Opens, waits and holding time so far (the current hold counted up to now)."""
+        with self._cond:
+            held = self._held + (time.monotonic() - self._opened_at if self._conn else 0.0)
+            return FileUsage(self._opens, self._waited, self._opening, held)
 
     def registry_id(self) -> str:
         """The id stored in the file, read once per opening (the file may have been replaced)."""
@@ -309,6 +319,7 @@ class ConnectionManager:
     def _close(self) -> None:
         if self._conn is not None:
             conn, self._conn = self._conn, None
+            self._held += time.monotonic() - self._opened_at
             try:
                 conn.close()
             finally:
@@ -316,9 +327,11 @@ class ConnectionManager:
             self._cond.notify_all()
 
     def _open(self) -> duckdb.DuckDBPyConnection:
-        deadline = time.monotonic() + self.lock_timeout
+        began = time.monotonic()
+        deadline = began + self.lock_timeout
         self.db_path.parent.mkdir(parents=True, exist_ok=True)
         self._read_only = not self._take_turn(deadline)
+        turn = time.monotonic()
         try:
             if not self._read_only and not self.db_path.exists():
                 _create_owner_only(self.db_path)
@@ -339,6 +352,8 @@ class ConnectionManager:
             self._end_turn()
             raise
         self._opened_at = time.monotonic()
+        self._waited += turn - began
+        self._opening += self._opened_at - turn
         self._opens += 1
         self._registry_id = None
         return conn

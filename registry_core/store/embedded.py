@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from registry_core.artifacts import ArtifactRef, ArtifactStore, is_sha256, validate_source
 from registry_core.config import RegistryLocation
-from registry_core.entities import ModelVersion, ResolvedModel, RunArtifact
+from registry_core.entities import FileUsage, ModelVersion, ResolvedModel, RunArtifact
 from registry_core.errors import InvalidParameterValue, ResourceDoesNotExist
 from registry_core.mlflow_import.bundle import ImportedModel, ModelImportResult
 from registry_core.store.admin_sql import DuckDBAdminStore
@@ -55,6 +55,9 @@ class EmbeddedStore(
 
     def close(self) -> None:
         self.manager.close()
+
+    def file_usage(self) -> FileUsage:
+        return self.manager.usage()
 
     # -- versions and their artifacts ----------------------------------------------------
 

@@ -102,12 +102,21 @@ def test_all_models_train_in_parallel_against_one_registry(
         run = instance.get_run_by_id(run_id)
         assert run is not None and run.status == dg.DagsterRunStatus.SUCCESS
         intervals = step_intervals(instance, run_id)
+        file_costs = {
+            entry.step_key: entry.user_message
+            for entry in instance.all_logs(run_id)
+            if entry.step_key and entry.user_message.startswith("Registry file: ")
+        }
 
     assert set(intervals) == expected_steps
     assert len({pid for _, _, pid in intervals.values()}) > 1
     overlaps = overlapping_pairs(intervals)
     print(f"steps that overlapped in time: {overlaps}")
     assert overlaps, f"no two steps overlapped: {intervals}"
+    # Each step that used the registry logged what the file cost it, the waits included.
+    print("\n".join(f"{step}: {cost}" for step, cost in sorted(file_costs.items())))
+    assert {step.rsplit("__", 1)[-1] for step in file_costs} >= {"trained_model", "evaluation"}
+    assert all(" waited " in cost for cost in file_costs.values())
 
     client = RegistryClient(registry_dir, idle_timeout=0)
     found = client.search_model_versions()
