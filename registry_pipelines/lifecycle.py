@@ -37,7 +37,7 @@ from registry_pipelines.promotion import (
     promote,
     promotion_actor,
 )
-from registry_pipelines.resources import RegistryResource
+from registry_pipelines.resources import RegistryResource, log_file_cost
 from registry_pipelines.sources import from_upstream, read_source, training_table
 from registry_pipelines.specs import FieldProblem, ModelSpec
 from registry_pipelines.training import fit_candidate
@@ -271,6 +271,7 @@ def build_lifecycle(spec: ModelSpec) -> ModelLifecycle:
             estimator, fmt = fit_candidate(spec, x_train, y_train)
             train_metrics = model_metrics(spec, estimator, x_train, y_train)
         client = registry.client()
+        before = client.file_usage()
         run = client.create_run(
             run_name=f"{spec.name}-{context.run.run_id[:8]}",
             tags={"model": spec.name, "estimator": spec.training.label},
@@ -291,6 +292,7 @@ def build_lifecycle(spec: ModelSpec) -> ModelLifecycle:
             run.run_id, estimator, ARTIFACT_PATH, input_example=x_train.head(5), format=fmt
         )
         client.set_terminated(run.run_id)
+        log_file_cost(context, client, before)
         model_uri = f"runs:/{run.run_id}/{artifact.path}"
         return dg.Output(
             {"run_id": run.run_id, "model_uri": model_uri, "sha256": artifact.sha256},
@@ -322,6 +324,7 @@ def build_lifecycle(spec: ModelSpec) -> ModelLifecycle:
     ) -> dg.Output[dict[str, Any]]:
         _, x_test, _, y_test = holdout_split(spec, training_data)
         client = registry.client()
+        before = client.file_usage()
         candidate = load_model(trained_model["model_uri"], client=client)
         metrics = model_metrics(spec, candidate, x_test, y_test)
         client.log_batch(trained_model["run_id"], metrics=_run_metrics(metrics))
@@ -339,6 +342,7 @@ def build_lifecycle(spec: ModelSpec) -> ModelLifecycle:
             except RegistryError as error:
                 note = f"version {champion_version} could not be scored: {error}"
                 context.log.warning(note)
+        log_file_cost(context, client, before)
         return dg.Output(
             {
                 "metrics": metrics,
@@ -387,6 +391,7 @@ def build_lifecycle(spec: ModelSpec) -> ModelLifecycle:
         registry: RegistryResource,
     ) -> dg.MaterializeResult:
         client = registry.client()
+        before = client.file_usage()
         actor = promotion_actor(context)
         _ensure_registered_model(client, spec)
         mv = client.create_model_version(
@@ -411,6 +416,7 @@ def build_lifecycle(spec: ModelSpec) -> ModelLifecycle:
         ]
         metrics = evaluation["metrics"]
         client.record_validation(spec.name, mv.version, reasons, metrics, actor=actor)
+        log_file_cost(context, client, before)
         return dg.MaterializeResult(
             metadata={
                 "version": dg.MetadataValue.int(int(mv.version)),
