@@ -66,3 +66,19 @@ def test_startup_benchmark_prints_its_side_by_side_table(tmp_path: Path) -> None
         "code",
     ]
     assert all(row["ours"]["wall_s"] > 0 and row["other"]["wall_s"] > 0 for row in report["rows"])
+
+
+def test_server_overhead_benchmark_times_each_call_on_both_sides(tmp_path: Path) -> None:
+    out = tmp_path / "overhead.json"
+    done = subprocess.run(
+        [sys.executable, "bench/server_overhead.py", "--calls", "5", "--out", out],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("| operation (p50, 5 calls) | embedded | server |")
+    rows = json.loads(out.read_text())["rows"]
+    assert len(rows) == 6
+    assert all(row["embedded_ms"] > 0 and row["server_ms"] > 0 for row in rows)
