@@ -7,6 +7,7 @@ in the same transaction as the change, and a repeated key gets the kept answer. 
 arrive together share one commit (`GroupCommitter`), each still whole or not at all.
 """
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -14,6 +15,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import Body, FastAPI, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, create_model
@@ -70,7 +72,17 @@ class Handlers:
         self.commits = GroupCommitter(store)
 
     def caller(self, request: Request) -> Principal:
+        """The caller behind the request's token (a lookup in the file for a new token)."""
         principal = self.auth.principal(request.headers.get("authorization"))
+        request.scope.setdefault("state", {})["principal"] = principal.name
+        return principal
+
+    async def caller_without_blocking(self, request: Request) -> Principal:
+        """The caller, from the remembered tokens when possible, else looked up off the event
+        loop (the lookup waits for the file, which a batch of writes may hold)."""
+        principal = self.auth.remembered(request.headers.get("authorization"))
+        if principal is None:
+            return await run_in_threadpool(self.caller, request)
         request.scope.setdefault("state", {})["principal"] = principal.name
         return principal
 
@@ -86,8 +98,11 @@ class Handlers:
             if param.required or data.get(param.field) is not None
         }
 
-    def serve(self, endpoint: Endpoint, request: Request, body: BaseModel | None) -> Response:
-        principal = self.caller(request)
+    def answer(
+        self, endpoint: Endpoint, principal: Principal, body: BaseModel | None
+    ) -> Callable[[], tuple[int, str]]:
+        """The call an endpoint makes for this caller, checked against their role, with the
+        actor taken from their token."""
         arguments = self.arguments(endpoint, body)
         self.auth.require(principal, endpoint.role_for(arguments))
         if endpoint.identity is not None:
@@ -105,10 +120,22 @@ class Handlers:
                 self.auth.forget()
             return 200, json.dumps(endpoint.reply.encode(result), separators=(",", ":"))
 
-        epoch = {EPOCH_HEADER: self.commits.epoch}
-        if not endpoint.writes:
-            status, content = answer()
-            return Response(content, status, epoch, media_type="application/json")
+        return answer
+
+    def reply(self, status: int, content: str) -> Response:
+        return Response(
+            content, status, {EPOCH_HEADER: self.commits.epoch}, media_type="application/json"
+        )
+
+    def read(self, endpoint: Endpoint, request: Request, body: BaseModel | None) -> Response:
+        """A read, on a worker thread: it holds the file while it runs."""
+        return self.reply(*self.answer(endpoint, self.caller(request), body)())
+
+    async def write(self, endpoint: Endpoint, request: Request, body: BaseModel | None) -> Response:
+        """A write, handed to the committer without a worker thread in between; its answer is
+        kept under the request's idempotency key."""
+        principal = await self.caller_without_blocking(request)
+        answer = self.answer(endpoint, principal, body)
         key = request.headers.get(IDEMPOTENCY_HEADER) if not endpoint.secret_reply else None
         once = None
         if key is not None:
@@ -118,31 +145,43 @@ class Handlers:
             ).hexdigest()
             prefix, dot, _ = key.partition(".")
             once = Once(f"{principal.name}:{key}", fingerprint, prefix if dot else None)
-        status, content = self.commits.submit(answer, once)
-        return Response(content, status, epoch, media_type="application/json")
+        return self.reply(*await asyncio.wrap_future(self.commits.enqueue(answer, once)))
 
 
-def _route(handlers: Handlers, endpoint: Endpoint) -> Callable[..., Response]:
+def _route(handlers: Handlers, endpoint: Endpoint) -> Callable[..., Any]:
+    """The route function of an endpoint: reads on a worker thread, writes on the event loop
+    (they wait for the committer, not for the file); a body is required when a field is."""
     model = request_model(endpoint)
     if endpoint.http == "GET":
 
-        def read(request: Request, body: Annotated[model, Query()]) -> Response:  # type: ignore[valid-type]
-            return handlers.serve(endpoint, request, body)
+        def get(request: Request, body: Annotated[model, Query()]) -> Response:  # type: ignore[valid-type]
+            return handlers.read(endpoint, request, body)
 
-        return read
+        return get
+    body_type = Annotated[model, Body()]  # type: ignore[valid-type]
+    optional_type = Annotated[model | None, Body()]  # type: ignore[valid-type]
+    required = any(param.required for param in endpoint.params)
+    if not endpoint.writes:
+        if required:
 
-    if any(param.required for param in endpoint.params):
+            def post(request: Request, body: body_type) -> Response:  # type: ignore[valid-type]
+                return handlers.read(endpoint, request, body)
 
-        def write(request: Request, body: Annotated[model, Body()]) -> Response:  # type: ignore[valid-type]
-            return handlers.serve(endpoint, request, body)
+            return post
+
+        def post_optional(request: Request, body: optional_type = None) -> Response:  # type: ignore[valid-type]
+            return handlers.read(endpoint, request, body)
+
+        return post_optional
+    if required:
+
+        async def write(request: Request, body: body_type) -> Response:  # type: ignore[valid-type]
+            return await handlers.write(endpoint, request, body)
 
         return write
 
-    def write_optional(
-        request: Request,
-        body: Annotated[model | None, Body()] = None,  # type: ignore[valid-type]
-    ) -> Response:
-        return handlers.serve(endpoint, request, body)
+    async def write_optional(request: Request, body: optional_type = None) -> Response:  # type: ignore[valid-type]
+        return await handlers.write(endpoint, request, body)
 
     return write_optional
 
@@ -185,7 +224,7 @@ def create_app(
     mount_ui(app, store, authenticator)
 
     @app.get("/health", include_in_schema=False)
-    def health() -> Response:
+    async def health() -> Response:
         return _json({"status": "ok"})
 
     @app.get("/docs", include_in_schema=False)

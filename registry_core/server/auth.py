@@ -37,6 +37,15 @@ class Authenticator:
         self._known: dict[str, Principal] = {}
         self._lock = threading.Lock()
 
+    def remembered(self, authorization: str | None) -> Principal | None:
+        """The caller when no lookup is needed (auth off, or a token seen before), else None."""
+        if not self.enabled:
+            return Principal(ANONYMOUS, ROLES[-1], authenticated=False)
+        if not authorization or not authorization.lower().startswith(_BEARER):
+            return None
+        with self._lock:
+            return self._known.get(authorization[len(_BEARER) :].strip())
+
     def principal(self, authorization: str | None) -> Principal:
         """The caller behind an `Authorization` header; UNAUTHENTICATED without a valid token."""
         if not self.enabled:

@@ -70,11 +70,16 @@ class GroupCommitter:
 
     def submit(self, change: Callable[[], T], once: Once | None = None) -> T:
         """Run `change` in a transaction (perhaps shared with others) and return its result.
-        With `once`, the change must return an `Answer`: a key already answered gets that
-        answer again and the change does not run; the same key for another request is refused."""
+        With `once`, the change must return a (status, response) answer: a key already
+        answered gets that answer again and the change does not run; the same key for another
+        request is refused."""
+        return self.enqueue(change, once).result()
+
+    def enqueue(self, change: Callable[[], T], once: Once | None = None) -> Future[T]:
+        """`submit` without waiting: the future of the change's result."""
         job = _Job(change, once)
         self._jobs.put(job)
-        return job.done.result()  # type: ignore[no-any-return]
+        return job.done
 
     def close(self) -> None:
         """Finish what was submitted, then stop the thread."""
