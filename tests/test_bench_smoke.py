@@ -20,16 +20,18 @@ OPS = {
 }
 
 
-def test_quick_benchmark_writes_every_op(tmp_path: Path) -> None:
-    out = tmp_path / "registry_ops.json"
+def run_bench(*arguments: str | Path, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    """Run a bench script from the project's root; it must succeed."""
     done = subprocess.run(
-        [sys.executable, "bench/registry_ops.py", "--quick", "--iterations", "2", "--out", out],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=240,
+        [sys.executable, *arguments], cwd=ROOT, capture_output=True, text=True, timeout=timeout
     )
     assert done.returncode == 0, done.stderr
+    return done
+
+
+def test_quick_benchmark_writes_every_op(tmp_path: Path) -> None:
+    out = tmp_path / "registry_ops.json"
+    run_bench("bench/registry_ops.py", "--quick", "--iterations", "2", "--out", out)
     report = json.loads(out.read_text())
     assert {"cpu_count", "python", "duckdb"} <= report["machine"].keys()
     assert report["registry"]["versions"] == report["registry"]["models"] * 20
@@ -47,14 +49,7 @@ def test_quick_benchmark_writes_every_op(tmp_path: Path) -> None:
 
 def test_startup_benchmark_prints_its_side_by_side_table(tmp_path: Path) -> None:
     out = tmp_path / "startup.json"
-    done = subprocess.run(
-        [sys.executable, "bench/startup.py", "--runs", "1", "--out", out],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr
+    done = run_bench("bench/startup.py", "--runs", "1", "--out", out, timeout=600)
     assert done.stdout.startswith("| start-up | ours wall (CPU) |")
     report = json.loads(out.read_text())
     assert report["runs"] == 1
@@ -70,14 +65,7 @@ def test_startup_benchmark_prints_its_side_by_side_table(tmp_path: Path) -> None
 
 def test_server_overhead_benchmark_times_each_call_on_both_sides(tmp_path: Path) -> None:
     out = tmp_path / "overhead.json"
-    done = subprocess.run(
-        [sys.executable, "bench/server_overhead.py", "--calls", "5", "--out", out],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
-    assert done.returncode == 0, done.stderr
+    done = run_bench("bench/server_overhead.py", "--calls", "5", "--out", out)
     assert done.stdout.startswith("| operation (p50, 5 calls) | embedded | server |")
     rows = json.loads(out.read_text())["rows"]
     assert len(rows) == 6
