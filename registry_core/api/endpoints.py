@@ -83,6 +83,9 @@ class Endpoint:
     mlflow: bool = False
     secret_reply: bool = False
     """The reply holds a secret: it is never kept as an idempotent answer (so never on disk)."""
+    combined: str = ""
+    """A store method making many of these calls at once (a list of their arguments, a list of
+    their results): concurrent calls then share their statements."""
 
     @property
     def name(self) -> str:
@@ -298,6 +301,7 @@ ENDPOINTS = Table(
             Param("actor", OPT_STR),
             reply=_MV,
             role=WRITER,
+            combined="create_model_versions",
             identity="actor",
             ignored=("model_id",),
         ),

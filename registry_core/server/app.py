@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import Body, FastAPI, Query, Request
@@ -32,7 +33,7 @@ from registry_core.server.limits import BodyTooLarge, RequestGuard, ServerLimits
 from registry_core.server.ui import mount_ui
 from registry_core.store.admin_sql import idempotency_key
 from registry_core.store.embedded import EmbeddedStore
-from registry_core.store.group_commit import GroupCommitter, Once
+from registry_core.store.group_commit import Combine, GroupCommitter, Once
 
 _TOKEN_METHODS = frozenset({"create_token", "revoke_token"})
 _log = logging.getLogger("registry.server")
@@ -98,10 +99,10 @@ class Handlers:
             if param.required or data.get(param.field) is not None
         }
 
-    def answer(
+    def checked_arguments(
         self, endpoint: Endpoint, principal: Principal, body: BaseModel | None
-    ) -> Callable[[], tuple[int, str]]:
-        """The call an endpoint makes for this caller, checked against their role, with the
+    ) -> dict[str, Any]:
+        """The store call's arguments for this caller, checked against their role, with the
         actor taken from their token."""
         arguments = self.arguments(endpoint, body)
         self.auth.require(principal, endpoint.role_for(arguments))
@@ -110,17 +111,21 @@ class Handlers:
             arguments[endpoint.identity] = (
                 principal.name if principal.authenticated else claimed or ANONYMOUS
             )
+        return arguments
 
-        def answer() -> tuple[int, str]:
-            if endpoint.call is not None:
-                result = endpoint.call(self.store, arguments)
-            else:
-                result = getattr(self.store, endpoint.method)(**arguments)
-            if endpoint.method in _TOKEN_METHODS:
-                self.auth.forget()
-            return 200, json.dumps(endpoint.reply.encode(result), separators=(",", ":"))
+    def perform(self, endpoint: Endpoint, arguments: dict[str, Any]) -> tuple[int, str]:
+        """Call the store and encode its reply."""
+        if endpoint.call is not None:
+            result = endpoint.call(self.store, arguments)
+        else:
+            result = getattr(self.store, endpoint.method)(**arguments)
+        if endpoint.method in _TOKEN_METHODS:
+            self.auth.forget()
+        return _encoded(endpoint, result)
 
-        return answer
+    def perform_all(self, endpoint: Endpoint, calls: list[dict[str, Any]]) -> list[tuple[int, str]]:
+        """Make many calls of an endpoint at once through its combined store method."""
+        return [_encoded(endpoint, r) for r in getattr(self.store, endpoint.combined)(calls)]
 
     def reply(self, status: int, content: str) -> Response:
         return Response(
@@ -129,13 +134,14 @@ class Handlers:
 
     def read(self, endpoint: Endpoint, request: Request, body: BaseModel | None) -> Response:
         """A read, on a worker thread: it holds the file while it runs."""
-        return self.reply(*self.answer(endpoint, self.caller(request), body)())
+        arguments = self.checked_arguments(endpoint, self.caller(request), body)
+        return self.reply(*self.perform(endpoint, arguments))
 
     async def write(self, endpoint: Endpoint, request: Request, body: BaseModel | None) -> Response:
         """A write, handed to the committer without a worker thread in between; its answer is
         kept under the request's idempotency key."""
         principal = await self.caller_without_blocking(request)
-        answer = self.answer(endpoint, principal, body)
+        arguments = self.checked_arguments(endpoint, principal, body)
         key = request.headers.get(IDEMPOTENCY_HEADER) if not endpoint.secret_reply else None
         once = None
         if key is not None:
@@ -145,7 +151,17 @@ class Handlers:
             ).hexdigest()
             prefix, dot, _ = key.partition(".")
             once = Once(f"{principal.name}:{key}", fingerprint, prefix if dot else None)
-        return self.reply(*await asyncio.wrap_future(self.commits.enqueue(answer, once)))
+        combine = (
+            Combine(endpoint.name, partial(self.perform_all, endpoint), arguments)
+            if endpoint.combined
+            else None
+        )
+        change = partial(self.perform, endpoint, arguments)
+        return self.reply(*await asyncio.wrap_future(self.commits.enqueue(change, once, combine)))
+
+
+def _encoded(endpoint: Endpoint, result: Any) -> tuple[int, str]:
+    return 200, json.dumps(endpoint.reply.encode(result), separators=(",", ":"))
 
 
 def _route(handlers: Handlers, endpoint: Endpoint) -> Callable[..., Any]:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import duckdb
@@ -604,99 +605,88 @@ class DuckDBStore(ModelRegistryStore):
         tags: dict[str, str] | None = None,
         run_link: str | None = None,
         description: str | None = None,
-        artifact: dict[str, Any] | None = None,
         actor: str = "unknown",
     ) -> ModelVersion:
-        check.model_name(name)
-        if not isinstance(source, str) or not source:
-            raise InvalidParameterValue(
-                f"Model version source must be a non-empty string, got {source!r}."
-            )
-        clean_tags = check.tags(tags)
-        description = check.description(description)
-        artifact = artifact or {}
-        signature = artifact.get("signature")
+        call = {
+            "name": name,
+            "source": source,
+            "run_id": run_id,
+            "tags": tags,
+            "run_link": run_link,
+            "description": description,
+            "actor": actor,
+        }
+        return self.create_model_versions([call])[0]
+
+    def create_model_versions(self, calls: Sequence[Mapping[str, Any]]) -> list[ModelVersion]:
+        """Create a version for each call (the keyword arguments of `create_model_version`, and
+        the `artifact` record its source points at), numbered in the calls' order, in one
+        transaction with one statement per table and model: concurrent registrations share
+        their statements this way."""
+        new = [_NewVersion.checked(**call) for call in calls]
         with self.manager.transaction() as conn:
             when = now_ms()
-            row = conn.execute(
-                "UPDATE registered_models SET next_version = next_version + 1, "
-                "last_updated_timestamp = ? WHERE name = ? RETURNING id, next_version - 1",
-                [when, name],
-            ).fetchone()
-            if row is None:
-                raise ResourceDoesNotExist(f"Registered Model with name={name} not found")
-            model_id, number = row
-            vkey = version_key(model_id, number)
+            numbers: dict[str, tuple[int, int]] = {}
+            for name, count in Counter(v.name for v in new).items():
+                row = conn.execute(
+                    "UPDATE registered_models SET next_version = next_version + ?, "
+                    "last_updated_timestamp = ? WHERE name = ? RETURNING id, next_version",
+                    [count, when, name],
+                ).fetchone()
+                if row is None:
+                    raise ResourceDoesNotExist(f"Registered Model with name={name} not found")
+                numbers[name] = (row[0], row[1] - count)
+            keys = []
+            for v in new:
+                model_id, number = numbers[v.name]
+                numbers[v.name] = (model_id, number + 1)
+                keys.append((model_id, number))
             conn.execute(
                 "INSERT INTO model_versions (vkey, model_id, version, source, run_id, run_link, "
                 "current_stage, status, description, creation_timestamp, "
                 "last_updated_timestamp, artifact_sha256, artifact_size, artifact_format, "
-                "signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "signature) VALUES " + ", ".join([_VERSION_ROW] * len(new)),
                 [
-                    vkey,
-                    model_id,
-                    number,
-                    source,
-                    run_id,
-                    run_link,
-                    STAGE_NONE,
-                    STATUS_READY,
-                    description,
-                    when,
-                    when,
-                    artifact.get("sha256"),
-                    artifact.get("size"),
-                    artifact.get("format"),
-                    json.dumps(signature) if signature else None,
+                    value
+                    for (model_id, number), v in zip(keys, new, strict=True)
+                    for value in v.row(model_id, number, when)
                 ],
             )
-            if clean_tags:
-                marks = ", ".join("(?, ?, ?)" for _ in clean_tags)
+            tags = [
+                (version_key(model_id, number), key, value)
+                for (model_id, number), v in zip(keys, new, strict=True)
+                for key, value in v.tags.items()
+            ]
+            if tags:
                 conn.execute(
-                    f"INSERT INTO model_version_tags VALUES {marks}",
-                    [item for k, v in clean_tags.items() for item in (vkey, k, v)],
+                    "INSERT INTO model_version_tags VALUES " + ", ".join(["(?, ?, ?)"] * len(tags)),
+                    [item for tag in tags for item in tag],
                 )
-            self._append_history(
-                model_id,
-                name,
-                number,
-                "version_created",
-                actor,
-                f"registered from run {run_id}" if run_id else f"registered from {source}",
-                when,
-            )
-            record_event(
-                self.manager,
-                "model_version",
-                "created",
-                {
-                    "name": name,
-                    "version": str(number),
-                    "source": source,
-                    "run_id": run_id,
-                    "description": description,
-                    "tags": clean_tags,
-                },
-                when,
-            )
-        return ModelVersion(
-            name=name,
-            version=str(number),
-            source=source,
-            run_id=run_id,
-            run_link=run_link,
-            current_stage=STAGE_NONE,
-            status=STATUS_READY,
-            description=description,
-            tags=clean_tags,
-            aliases=(),
-            creation_timestamp=when,
-            last_updated_timestamp=when,
-            artifact_sha256=artifact.get("sha256"),
-            artifact_size=artifact.get("size"),
-            artifact_format=artifact.get("format"),
-            signature=signature,
-        )
+            for (model_id, number), v in zip(keys, new, strict=True):
+                self._append_history(
+                    model_id,
+                    v.name,
+                    number,
+                    "version_created",
+                    v.actor,
+                    v.reason,
+                    when,
+                )
+                record_event(
+                    self.manager,
+                    "model_version",
+                    "created",
+                    {
+                        "name": v.name,
+                        "version": str(number),
+                        "source": v.source,
+                        "run_id": v.run_id,
+                        "description": v.description,
+                        "tags": v.tags,
+                    },
+                    when,
+                )
+        return [v.entity(number, when) for (_, number), v in zip(keys, new, strict=True)]
 
     def get_model_version(self, name: str, version: int | str) -> ModelVersion:
         with self.manager.connection() as conn:
@@ -1168,3 +1158,101 @@ class DuckDBStore(ModelRegistryStore):
                 if count:
                     problems.append(f"{count} {label}")
         return problems
+
+
+_VERSION_ROW = "(" + ", ".join(["?"] * 15) + ")"
+
+
+@dataclass(frozen=True)
+class _NewVersion:
+    """A version to create, its arguments checked."""
+
+    name: str
+    source: str
+    run_id: str | None
+    tags: dict[str, str]
+    run_link: str | None
+    description: str | None
+    artifact: dict[str, Any]
+    actor: str
+
+    @classmethod
+    def checked(
+        cls,
+        name: str,
+        source: str,
+        run_id: str | None = None,
+        tags: dict[str, str] | None = None,
+        run_link: str | None = None,
+        description: str | None = None,
+        artifact: dict[str, Any] | None = None,
+        actor: str = "unknown",
+    ) -> _NewVersion:
+        check.model_name(name)
+        if not isinstance(source, str) or not source:
+            raise InvalidParameterValue(
+                f"Model version source must be a non-empty string, got {source!r}."
+            )
+        return cls(
+            name,
+            source,
+            run_id,
+            check.tags(tags),
+            run_link,
+            check.description(description),
+            artifact or {},
+            actor,
+        )
+
+    @property
+    def signature(self) -> Any:
+        return self.artifact.get("signature")
+
+    @property
+    def reason(self) -> str:
+        """What the history says of where the version came from."""
+        return (
+            f"registered from run {self.run_id}"
+            if self.run_id
+            else f"registered from {self.source}"
+        )
+
+    def row(self, model_id: int, number: int, when: int) -> list[Any]:
+        """The `model_versions` row of this version as number `number` of model `model_id`."""
+        return [
+            version_key(model_id, number),
+            model_id,
+            number,
+            self.source,
+            self.run_id,
+            self.run_link,
+            STAGE_NONE,
+            STATUS_READY,
+            self.description,
+            when,
+            when,
+            self.artifact.get("sha256"),
+            self.artifact.get("size"),
+            self.artifact.get("format"),
+            json.dumps(self.signature) if self.signature else None,
+        ]
+
+    def entity(self, number: int, when: int) -> ModelVersion:
+        return ModelVersion(
+            name=self.name,
+            version=str(number),
+            source=self.source,
+            run_id=self.run_id,
+            run_link=self.run_link,
+            current_stage=STAGE_NONE,
+            status=STATUS_READY,
+            description=self.description,
+            tags=self.tags,
+            aliases=(),
+            creation_timestamp=when,
+            last_updated_timestamp=when,
+            artifact_sha256=self.artifact.get("sha256"),
+            artifact_size=self.artifact.get("size"),
+            artifact_format=self.artifact.get("format"),
+            signature=self.signature,
+        )

@@ -7,7 +7,7 @@ artifacts before the rows that point at them, and garbage collection.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -61,22 +61,19 @@ class EmbeddedStore(
 
     # -- versions and their artifacts ----------------------------------------------------
 
-    def create_model_version(
-        self,
-        name: str,
-        source: str,
-        run_id: str | None = None,
-        tags: dict[str, Any] | None = None,
-        run_link: str | None = None,
-        description: str | None = None,
-        actor: str = "unknown",
-    ) -> ModelVersion:
-        source = validate_source(source, self.artifacts.root)
+    def create_model_versions(self, calls: Sequence[Mapping[str, Any]]) -> list[ModelVersion]:
+        """Each version's source is checked and its artifact found here, not taken from the
+        caller."""
         with self.manager.connection():
-            artifact = self._artifact_for_source(source)
-            return DuckDBApprovalStore.create_model_version(
-                self, name, source, run_id, tags, run_link, description, artifact, actor
-            )
+            sources = [validate_source(call["source"], self.artifacts.root) for call in calls]
+            named = [parse_uri(source) for source in sources if source.startswith("runs:/")]
+            runs = [(uri.run_id, uri.path) for uri in named if isinstance(uri, RunUri)]
+            logged = self.find_run_artifacts(runs) if runs else {}
+            checked = [
+                {**call, "source": source, "artifact": self._artifact_for_source(source, logged)}
+                for call, source in zip(calls, sources, strict=True)
+            ]
+            return super().create_model_versions(checked)
 
     def resolve_model_uri(self, uri: str) -> ResolvedModel:
         parsed = parse_uri(uri)
@@ -107,12 +104,15 @@ class EmbeddedStore(
             raise ResourceDoesNotExist(f"No version of {parsed.name} is in stage {parsed.stage}.")
         return max(found, key=lambda mv: int(mv.version))
 
-    def _artifact_for_source(self, source: str) -> dict[str, Any] | None:
-        """The artifact record a validated source points at; None for a run we do not hold."""
+    def _artifact_for_source(
+        self, source: str, runs: dict[tuple[str, str], tuple[bool, RunArtifact | None]]
+    ) -> dict[str, Any] | None:
+        """The artifact record a validated source points at (`runs` holds what
+        `find_run_artifacts` found of the runs sources name); None for a run we do not hold."""
         if source.startswith("runs:/"):
             run = parse_uri(source)
             assert isinstance(run, RunUri)
-            held, logged = self.find_run_artifact(run.run_id, run.path)
+            held, logged = runs[run.run_id, run.path]
             if logged is None:
                 if held:
                     raise ResourceDoesNotExist(f"No artifact {run.path!r} in run {run.run_id}.")

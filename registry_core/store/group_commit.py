@@ -4,9 +4,11 @@ A commit costs a DuckDB file about a millisecond whatever it holds, and so does 
 so a server that commits each request alone spends most of its time committing while other
 requests wait for the file. Changes that arrive together run one after the other in a single
 transaction; the rows they append (history, outbox, idempotent answers) go in one INSERT per
-table, and their idempotency keys are looked up in one query. Each change still happens whole or
-not at all: when one of them fails, the batch is rolled back and each change runs again in a
-transaction of its own, so the failure touches only its own caller.
+table, and their idempotency keys are looked up in one query. Changes of one kind that arrive one
+after the other (registrations, say) can go further and run as one call (`Combine`), which
+writes each table once for all of them. Each change still happens whole or not at all: when one
+of them fails, the batch is rolled back and each change runs again in a transaction of its own,
+so the failure touches only its own caller.
 
 Most keys need no lookup at all. The committer names an epoch (a random id, renewed after
 `EPOCH_KEYS` keys) and remembers every key it records during it; a client that has seen the
@@ -20,7 +22,7 @@ from __future__ import annotations
 import queue
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -49,10 +51,22 @@ class Once:
     epoch: str | None = None
 
 
+@dataclass(frozen=True)
+class Combine:
+    """How a change runs together with the changes of its `kind` next to it in a batch:
+    `perform_all` makes the changes of all their `arguments` at once, in order, and returns
+    each one's result as its own `change` would."""
+
+    kind: str
+    perform_all: Callable[[list[Any]], list[Any]]
+    arguments: Any
+
+
 @dataclass
 class _Job:
     change: Callable[[], Any]
     once: Once | None
+    combine: Combine | None = None
     done: Future[Any] = field(default_factory=Future)
 
 
@@ -75,9 +89,12 @@ class GroupCommitter:
         request is refused."""
         return self.enqueue(change, once).result()
 
-    def enqueue(self, change: Callable[[], T], once: Once | None = None) -> Future[T]:
-        """`submit` without waiting: the future of the change's result."""
-        job = _Job(change, once)
+    def enqueue(
+        self, change: Callable[[], T], once: Once | None = None, combine: Combine | None = None
+    ) -> Future[T]:
+        """`submit` without waiting: the future of the change's result. With `combine`, the
+        change may run together with its neighbours of the same kind."""
+        job = _Job(change, once, combine)
         self._jobs.put(job)
         return job.done
 
@@ -109,9 +126,9 @@ class GroupCommitter:
                 with self.store.manager.transaction():
                     answers = self._answers(batch)
                     results = []
-                    for job in batch:
+                    for run in _runs(batch):
                         try:
-                            results.append(self._perform(job, answers))
+                            results.extend(self._perform_run(run, answers))
                         except BaseException as error:
                             raise _Failed from error
             except BaseException:  # a change or the commit failed: each on its own, below
@@ -152,17 +169,59 @@ class GroupCommitter:
             self._recorded.clear()
 
     def _perform(self, job: _Job, answers: dict[str, Answer]) -> Any:
-        if job.once is None:
-            return job.change()
-        kept = answers.get(job.once.key)
-        if kept is not None:
-            if kept.fingerprint != job.once.fingerprint:
-                raise InvalidParameterValue(
-                    "This Idempotency-Key was already used for a different request."
+        return self._perform_run([job], answers)[0]
+
+    def _perform_run(self, run: list[_Job], answers: dict[str, Answer]) -> list[Any]:
+        """The results of a run of jobs: a job whose key was answered before gets that answer,
+        the others run, as one call when they combine."""
+        results: list[Any] = [self._kept(job, answers) for job in run]
+        fresh = [i for i, result in enumerate(results) if result is None]
+        combined = [run[i].combine for i in fresh]
+        if len(fresh) > 1 and all(combined):
+            outcomes = combined[0].perform_all([c.arguments for c in combined])  # type: ignore[union-attr]
+        else:
+            outcomes = [run[i].change() for i in fresh]
+        for i, outcome in zip(fresh, outcomes, strict=True):
+            results[i] = outcome
+            once = run[i].once
+            if once is not None:
+                status, response = outcome
+                answers[once.key] = self.store.record_answer(
+                    once.key, once.fingerprint, status, response
                 )
-            return kept.status, kept.response
-        status, response = job.change()
-        answers[job.once.key] = self.store.record_answer(
-            job.once.key, job.once.fingerprint, status, response
-        )
-        return status, response
+        return results
+
+    def _kept(self, job: _Job, answers: dict[str, Answer]) -> Any:
+        """The answer kept for the job's key (None when it has none), refusing a key that
+        answered another request."""
+        kept = answers.get(job.once.key) if job.once is not None else None
+        if kept is None:
+            return None
+        assert job.once is not None
+        if kept.fingerprint != job.once.fingerprint:
+            raise InvalidParameterValue(
+                "This Idempotency-Key was already used for a different request."
+            )
+        return kept.status, kept.response
+
+
+def _runs(batch: list[_Job]) -> Iterator[list[_Job]]:
+    """The batch in order, cut into runs of neighbours that combine: the same kind, no key
+    twice (a repeated key must see the answer its first use records)."""
+    run: list[_Job] = []
+    for job in batch:
+        if run and not _joins(run, job):
+            yield run
+            run = []
+        run.append(job)
+    if run:
+        yield run
+
+
+def _joins(run: list[_Job], job: _Job) -> bool:
+    first = run[0].combine
+    if first is None or job.combine is None or job.combine.kind != first.kind:
+        return False
+    return job.once is None or all(
+        other.once is None or other.once.key != job.once.key for other in run
+    )

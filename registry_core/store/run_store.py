@@ -260,18 +260,24 @@ class DuckDBRunStore:
             ).fetchone()
         return _artifact_from_row(row) if row else None
 
-    def find_run_artifact(self, run_id: str, path: str) -> tuple[bool, RunArtifact | None]:
-        """Whether this registry holds the run, and its artifact at `path`: one query, for a
-        version whose source names a run that may be another tracking server's."""
+    def find_run_artifacts(
+        self, wanted: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], tuple[bool, RunArtifact | None]]:
+        """For each (run, path): whether this registry holds the run, and the run's artifact at
+        that path. One query for all, for versions whose sources name runs that may be another
+        tracking server's."""
+        run_ids = sorted({valid_run_id(run_id) for run_id, _ in wanted})
+        marks = ", ".join(["?"] * len(run_ids))
         with self.manager.connection() as conn:
             rows = conn.execute(
-                "SELECT path, sha256, size, format, signature FROM run_artifacts "
-                "WHERE run_id = $1 AND path = $2 UNION ALL "
-                "SELECT NULL, NULL, NULL, NULL, NULL FROM runs WHERE run_id = $1",
-                [valid_run_id(run_id), path],
+                "SELECT run_id, path, sha256, size, format, signature FROM run_artifacts "
+                f"WHERE run_id IN ({marks}) UNION ALL "
+                f"SELECT run_id, NULL, NULL, NULL, NULL, NULL FROM runs WHERE run_id IN ({marks})",
+                run_ids + run_ids,
             ).fetchall()
-        logged = [row for row in rows if row[0] is not None]
-        return bool(rows), _artifact_from_row(logged[0]) if logged else None
+        held = {row[0] for row in rows}
+        logged = {(row[0], row[1]): _artifact_from_row(row[1:]) for row in rows if row[1]}
+        return {key: (key[0] in held, logged.get(key)) for key in wanted}
 
     def get_run(self, run_id: str) -> Run:
         with self.manager.connection() as conn:
