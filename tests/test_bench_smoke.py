@@ -70,3 +70,12 @@ def test_server_overhead_benchmark_times_each_call_on_both_sides(tmp_path: Path)
     rows = json.loads(out.read_text())["rows"]
     assert len(rows) == 6
     assert all(row["embedded_ms"] > 0 and row["server_ms"] > 0 for row in rows)
+
+
+def test_http_floor_benchmark_times_round_trips_from_each_process_count(tmp_path: Path) -> None:
+    out = tmp_path / "floor.json"
+    done = run_bench("bench/http_floor.py", "--procs", "1,2", "--calls", "5", "--out", out)
+    assert done.stdout.startswith("| client processes (5 round trips each) | p50 | p95 |")
+    rows = json.loads(out.read_text())["rows"]
+    assert [row["procs"] for row in rows] == [1, 2]
+    assert all(0 < row["p50_ms"] <= row["p95_ms"] and row["per_s"] > 0 for row in rows)
