@@ -15,8 +15,7 @@ import time
 from pathlib import Path
 
 from registry_core.client import RegistryClient
-from tests.server.process_harness import registry_server
-from tests.server.test_server_process import REGISTRY
+from tests.server.process_harness import REGISTRY, registry_server
 
 WRITERS = 3
 ENDLESS = 1_000_000  # writes per writer: they write until stopped

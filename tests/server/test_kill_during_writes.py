@@ -13,7 +13,7 @@ from pathlib import Path
 
 from registry_core.client import RegistryClient
 from registry_core.doctor import examine
-from tests.server.test_server_process import REGISTRY, free_port, wait_until_healthy
+from tests.server.process_harness import free_port, start_server
 
 WRITERS = 4
 WRITES = 60
@@ -21,23 +21,12 @@ KILL_AFTER = 15  # confirmed writes per writer before the kill
 WORKER = Path(__file__).with_name("writer_worker.py")
 
 
-def start_server(registry: Path, port: int) -> subprocess.Popen[str]:
-    server = subprocess.Popen(
-        [*REGISTRY, "--registry-uri", str(registry), "server", "--no-auth", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    wait_until_healthy(f"http://127.0.0.1:{port}", server)
-    return server
-
-
 def test_a_killed_server_loses_no_confirmed_write_and_doubles_none(tmp_path: Path) -> None:
     registry, port = tmp_path / "registry", free_port()
     url = f"http://127.0.0.1:{port}"
     RegistryClient(registry).create_registered_model("m")
     RegistryClient(registry).close()
-    server = start_server(registry, port)
+    server = start_server(registry, port, tmp_path / "server.log", "--no-auth")
     env = {**os.environ, "MODEL_REGISTRY_HTTP_RETRIES": "60", "PYTHONPATH": os.getcwd()}
     writers = [
         subprocess.Popen(
@@ -65,7 +54,7 @@ def test_a_killed_server_loses_no_confirmed_write_and_doubles_none(tmp_path: Pat
                 per_writer[name] += 1
         server.kill()
         server.wait()
-        server = start_server(registry, port)
+        server = start_server(registry, port, tmp_path / "server.log", "--no-auth")
         for writer in writers:
             out, err = writer.communicate(timeout=300)
             assert writer.returncode == 0, err

@@ -5,63 +5,14 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 import pytest
 
 from registry_core.client import RegistryClient
-
-REGISTRY = [str(Path(sys.executable).parent / "registry")]
-START_SECONDS = 60
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_until_healthy(url: str, server: subprocess.Popen[str]) -> None:
-    """Poll /health until it answers (the server process is polled, never slept on blindly)."""
-    deadline = time.monotonic() + START_SECONDS
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise AssertionError(
-                f"the server exited: {server.stderr.read() if server.stderr else ''}"
-            )
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.05)
-    raise AssertionError("the server did not answer /health")
-
-
-@contextmanager
-def server_process(registry: Path, *options: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    port = free_port()
-    server = subprocess.Popen(
-        [*REGISTRY, "--registry-uri", str(registry), "server", "--port", str(port), *options],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_healthy(url, server)
-        yield url, server
-    finally:
-        if server.poll() is None:
-            server.kill()
-            server.wait()
+from tests.server.process_harness import REGISTRY, server_process
 
 
 def registry_cli(registry: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -79,7 +30,7 @@ def test_the_server_holds_the_file_names_itself_and_stops_cleanly(tmp_path: Path
     created = registry_cli(str(registry), "tokens", "create", "ops", "--role", "admin")
     assert created.returncode == 0, created.stderr
     secret = created.stdout.strip().splitlines()[-1]
-    with server_process(registry) as (url, server):
+    with server_process(registry) as (url, server, server_log):
         remote = RegistryClient(url, token=secret)
         remote.create_registered_model("churn", tags={"team": "growth"})
         remote.create_model_version("churn", "runs:/r1/model")
@@ -99,7 +50,7 @@ def test_the_server_holds_the_file_names_itself_and_stops_cleanly(tmp_path: Path
         server.send_signal(signal.SIGTERM)
         # uvicorn finishes in-flight requests, then exits by the signal it was sent.
         assert server.wait(timeout=60) in (0, -signal.SIGTERM)
-        log = server.stderr.read() if server.stderr else ""
+        log = server_log.read_text()
     assert '"POST /api/2.0/mlflow/registered-models/create" 200' in log
     assert secret not in log
     assert not (registry / "registry.duckdb.server").exists()
@@ -118,7 +69,7 @@ def test_anonymous_access_is_only_for_loopback(tmp_path: Path) -> None:
 def test_an_open_server_serves_anonymous_calls_and_stops_on_signals(
     tmp_path: Path, signal_number: int
 ) -> None:
-    with server_process(tmp_path / "registry", "--no-auth") as (url, server):
+    with server_process(tmp_path / "registry", "--no-auth") as (url, server, _):
         RegistryClient(url).create_registered_model("m")
         server.send_signal(signal_number)
         assert server.wait(timeout=60) in (0, -signal_number)
