@@ -15,12 +15,15 @@ from registry_core.artifacts import ArtifactRef, ArtifactStore, is_sha256, valid
 from registry_core.config import RegistryLocation
 from registry_core.entities import FileUsage, ModelVersion, ResolvedModel, RunArtifact
 from registry_core.errors import InvalidParameterValue, ResourceDoesNotExist
+from registry_core.mlflow_artifacts import logged_model_folder, logged_model_id
 from registry_core.mlflow_import.bundle import ImportedModel, ModelImportResult
 from registry_core.store.admin_sql import DuckDBAdminStore
 from registry_core.store.approval_sql import DuckDBApprovalStore
 from registry_core.store.base import Progress, RegistryStore
 from registry_core.store.connection import shared_manager
+from registry_core.store.logged_model_sql import DuckDBLoggedModelStore
 from registry_core.store.migrations import current_version
+from registry_core.store.mlflow_artifact_sql import DuckDBMlflowArtifactStore
 from registry_core.store.outbox import OutboxStore
 from registry_core.store.run_store import DuckDBRunStore
 from registry_core.uris import ModelUri, RunUri, parse_uri
@@ -31,7 +34,13 @@ if TYPE_CHECKING:
 
 
 class EmbeddedStore(
-    DuckDBApprovalStore, DuckDBRunStore, OutboxStore, DuckDBAdminStore, RegistryStore
+    DuckDBApprovalStore,
+    DuckDBRunStore,
+    DuckDBLoggedModelStore,
+    DuckDBMlflowArtifactStore,
+    OutboxStore,
+    DuckDBAdminStore,
+    RegistryStore,
 ):
     """A registry in a DuckDB file and an artifact folder, held by this process on demand."""
 
@@ -73,10 +82,32 @@ class EmbeddedStore(
     ) -> ModelVersion:
         source = validate_source(source, self.artifacts.root)
         with self.manager.connection():
-            artifact = self._artifact_for_source(source)
+            model_id = logged_model_id(source)
+            if model_id is None:
+                artifact = self._artifact_for_source(source)
+            else:
+                run_id, artifact = self._logged_model_lineage(model_id, run_id)
             return DuckDBApprovalStore.create_model_version(
                 self, name, source, run_id, tags, run_link, description, artifact, actor
             )
+
+    def _logged_model_lineage(
+        self, model_id: str, run_id: str | None
+    ) -> tuple[str | None, dict[str, Any] | None]:
+        """For a version of an MLflow logged model: its run (the one that logged it, unless the
+        caller names one) and the artifact its folder holds in a safe format, if any."""
+        from registry_core.mlflow_conversion import safe_artifact
+
+        logged = self.get_logged_model(model_id)
+        artifact = safe_artifact(self, logged_model_folder(logged.experiment_id, model_id))
+        return run_id or logged.source_run_id, artifact
+
+    def model_version_download_uri(self, name: str, version: int | str) -> str:
+        """Where MLflow's client downloads a version from: a logged model's proxy folder, or
+        the version's source."""
+        source = self.get_model_version(name, version).source
+        model_id = logged_model_id(source)
+        return self.get_logged_model(model_id).artifact_uri if model_id else source
 
     def resolve_model_uri(self, uri: str) -> ResolvedModel:
         parsed = parse_uri(uri)
@@ -89,6 +120,13 @@ class EmbeddedStore(
             )
         mv = self._model_version_for(parsed)
         if mv.artifact_sha256 is None or mv.artifact_format is None:
+            if logged_model_id(mv.source) is not None:
+                raise ResourceDoesNotExist(
+                    f"Version {mv.version} of {mv.name} is the MLflow model {mv.source}, which "
+                    "keeps its model in no format this registry loads safely (a pickle, or a "
+                    f"flavor it does not know): load it with MLflow's client, "
+                    f"mlflow.pyfunc.load_model('{mv.uri}')."
+                )
             raise ResourceDoesNotExist(
                 f"Version {mv.version} of {mv.name} has no stored artifact (source {mv.source})."
             )
