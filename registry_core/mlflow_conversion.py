@@ -1,12 +1,13 @@
 """A version registered from an MLflow model folder in the artifact proxy gets this registry's
 artifact when the folder already holds the model in one of this registry's safe formats.
 
-MLflow 3's scikit-learn flavor saves skops by default, its XGBoost flavor XGBoost's own format,
-and its LightGBM flavor a Booster as LightGBM's text: that file becomes the version's artifact as
-it is, so `registry_core.load_model` loads the version with its own loaders (skops' type checks
-included). Nothing is unpickled or loaded here: a folder whose model is a pickle (cloudpickle,
-the pyfunc flavor, a pickled LightGBM estimator) or has no flavor this registry knows keeps no
-artifact of ours, and MLflow's client still loads the version through the proxy.
+MLflow 3 saves a scikit-learn model (and a LightGBM estimator) in skops by default, an XGBoost
+model in XGBoost's own format and a LightGBM Booster as LightGBM's text: that file becomes the
+version's artifact as it is, so `registry_core.load_model` reads the version with its own loaders
+(skops' type checks included: a LightGBM estimator needs its types trusted). Nothing is
+unpickled or loaded here: a folder whose model is a pickle (`serialization_format="cloudpickle"`,
+a pyfunc `python_model`) or has no flavor this registry knows keeps no artifact of ours, and
+MLflow's client still loads the version through the proxy.
 """
 
 from __future__ import annotations

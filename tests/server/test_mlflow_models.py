@@ -138,6 +138,17 @@ def test_this_registry_loads_the_version_from_its_skops_file(served: Served) -> 
     assert ours.get_run(served.run_id).model_outputs[0].model_id == served.model_id
 
 
+def test_an_xgboost_model_becomes_an_artifact_in_xgboost_format(served: Served) -> None:
+    xgboost = pytest.importorskip("xgboost")
+    booster = xgboost.XGBClassifier(n_estimators=3, max_depth=2).fit(np.asarray(X), Y)
+    with mlflow.start_run():
+        mlflow.xgboost.log_model(booster, name="model", registered_model_name="boosted")
+    ours = RegistryClient(served.url, token=served.admin)
+    assert ours.get_model_version("boosted", 1).artifact_format == "xgboost_ubj"
+    loaded = load_model("models:/boosted/1", client=ours, raw=True)
+    assert np.array_equal(predictions(loaded), predictions(booster))
+
+
 def test_a_pickled_model_is_registered_for_mlflow_without_an_artifact_of_ours(
     served: Served,
 ) -> None:
