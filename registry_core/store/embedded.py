@@ -15,7 +15,7 @@ from registry_core.artifacts import ArtifactRef, ArtifactStore, is_sha256, valid
 from registry_core.config import RegistryLocation
 from registry_core.entities import FileUsage, ModelVersion, ResolvedModel, RunArtifact
 from registry_core.errors import InvalidParameterValue, ResourceDoesNotExist
-from registry_core.mlflow_artifacts import logged_model_folder, logged_model_id
+from registry_core.mlflow_artifacts import artifact_uri, logged_model_folder, logged_model_id
 from registry_core.mlflow_import.bundle import ImportedModel, ModelImportResult
 from registry_core.store.admin_sql import DuckDBAdminStore
 from registry_core.store.approval_sql import DuckDBApprovalStore
@@ -103,11 +103,20 @@ class EmbeddedStore(
         return run_id or logged.source_run_id, artifact
 
     def model_version_download_uri(self, name: str, version: int | str) -> str:
-        """Where MLflow's client downloads a version from: a logged model's proxy folder, or
-        the version's source."""
+        """Where MLflow's client downloads a version from: the proxy folder of the logged model
+        its source names (`models:/<id>`, or `runs:/<run>/<name>` of a model the run logged),
+        else its source."""
         source = self.get_model_version(name, version).source
         model_id = logged_model_id(source)
-        return self.get_logged_model(model_id).artifact_uri if model_id else source
+        if model_id is not None:
+            return self.get_logged_model(model_id).artifact_uri
+        if source.startswith("runs:/"):
+            run = parse_uri(source)
+            assert isinstance(run, RunUri)
+            folder = self.run_model_folder(run.run_id, run.path)
+            if folder is not None:
+                return artifact_uri(folder)
+        return source
 
     def resolve_model_uri(self, uri: str) -> ResolvedModel:
         parsed = parse_uri(uri)
@@ -146,15 +155,21 @@ class EmbeddedStore(
         return max(found, key=lambda mv: int(mv.version))
 
     def _artifact_for_source(self, source: str) -> dict[str, Any] | None:
-        """The artifact record a validated source points at; None for a run we do not hold."""
+        """The artifact record a validated source points at; None for a run we do not hold, or
+        for a model MLflow's client logged in a run that keeps it in no safe format."""
         if source.startswith("runs:/"):
             run = parse_uri(source)
             assert isinstance(run, RunUri)
             held, logged = self.find_run_artifact(run.run_id, run.path)
             if logged is None:
-                if held:
+                if not held:
+                    return None
+                folder = self.run_model_folder(run.run_id, run.path)
+                if folder is None:
                     raise ResourceDoesNotExist(f"No artifact {run.path!r} in run {run.run_id}.")
-                return None
+                from registry_core.mlflow_conversion import safe_artifact
+
+                return safe_artifact(self, folder)
             digest, fmt, signature = logged.sha256, logged.format, logged.signature
             missing = f"The artifact {digest} of {source!r} is missing."
         elif source.startswith("models:/"):

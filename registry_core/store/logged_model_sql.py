@@ -149,6 +149,21 @@ class DuckDBLoggedModelStore:
                     )
             _insert(conn, "logged_model_params", model_id, clean, replace=True)
 
+    def run_model_folder(self, run_id: str, path: str) -> str | None:
+        """The proxy folder `runs:/<run_id>/<path>` means for MLflow 3's client when the run
+        logged a model named as the path's first part (its newest such model); None otherwise."""
+        name, _, inside = path.partition("/")
+        with self.manager.connection() as conn:
+            row = conn.execute(
+                "SELECT experiment_id::VARCHAR, model_id FROM logged_models "
+                "WHERE source_run_id = ? AND name = ? ORDER BY creation_timestamp DESC LIMIT 1",
+                [valid_run_id(run_id), name],
+            ).fetchone()
+        if row is None:
+            return None
+        folder = logged_model_folder(*row)
+        return f"{folder}/{inside}" if inside else folder
+
     def search_logged_models(
         self,
         experiment_ids: Sequence[str] | None = None,

@@ -316,7 +316,14 @@ class DuckDBRunStore:
         """Delete a run and its records; versions that link to it keep their own artifact."""
         with self.manager.transaction() as conn:
             self._require_run(conn, run_id)
-            for table in ("run_params", "run_metrics", "run_tags", "run_artifacts", "runs"):
+            for table in (
+                "run_params",
+                "run_metrics",
+                "run_tags",
+                "run_artifacts",
+                "logged_model_outputs",
+                "runs",
+            ):
                 conn.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
 
     # -- experiments -----------------------------------------------------------------------

@@ -124,6 +124,16 @@ def test_register_model_from_the_run_and_from_the_logged_model(served: Served) -
         )
     loaded = mlflow.sklearn.load_model("models:/churn-from-run/1")
     assert np.array_equal(predictions(loaded), predictions(served.estimator))
+    # MlflowClient's own call keeps the run URI as the source; MLflow's client finds the run's
+    # logged model behind it when loading, and this registry takes its skops file.
+    direct = MlflowClient().create_model_version(
+        "churn-from-run", f"runs:/{served.run_id}/model", run_id=served.run_id
+    )
+    assert direct.source == f"runs:/{served.run_id}/model"
+    ours = RegistryClient(served.url, token=served.admin).get_model_version("churn-from-run", 2)
+    assert ours.artifact_format == "skops"
+    loaded = mlflow.pyfunc.load_model("models:/churn-from-run/2")
+    assert np.array_equal(predictions(loaded), predictions(served.estimator))
 
 
 def test_this_registry_loads_the_version_from_its_skops_file(served: Served) -> None:
