@@ -41,15 +41,16 @@ _log = logging.getLogger("registry.server")
 
 def request_model(endpoint: Endpoint) -> type[BaseModel]:
     """The pydantic model of an endpoint's JSON body or query: its fields, nothing else. A field
-    the path carries may come in the body too (MLflow's client repeats it there); the path's
-    value is the one used."""
+    the path carries may come in a body too (MLflow's client repeats it there); the path's value
+    is the one used."""
     fields: dict[str, Any] = {}
     for param in endpoint.params:
         if param.field in endpoint.path_fields:
             continue
         schema = param.codec.schema
         fields[param.field] = (schema, ...) if param.required else (schema | None, None)
-    for name in (*endpoint.ignored, *endpoint.path_fields):
+    repeated = endpoint.path_fields if endpoint.http != "GET" else ()
+    for name in (*endpoint.ignored, *repeated):
         fields[name] = (Any, None)
     return create_model(  # type: ignore[call-overload, no-any-return]
         "".join(part.title() for part in endpoint.name.split("_")),
