@@ -169,7 +169,7 @@ _MV = One("model_version", wire.MODEL_VERSION)
 _RM = One("registered_model", wire.REGISTERED_MODEL)
 _LOGGED_MODEL = One("model", wire.LOGGED_MODEL)
 _MODEL_ID = Param("model_id", required=True)
-LOGGED_MODELS = "/logged-models"
+_LOGGED_MODELS = "/logged-models"
 
 
 def _mlflow(http: str, path: str, method: str, *params: Param, **options: Any) -> Endpoint:
@@ -556,7 +556,7 @@ ENDPOINTS = Table(
         # -- MLflow 3's logged models: what `mlflow.<flavor>.log_model` creates -----------
         _mlflow(
             "POST",
-            LOGGED_MODELS,
+            _LOGGED_MODELS,
             "create_logged_model",
             Param("experiment_id", required=True),
             Param("name", OPT_STR),
@@ -570,7 +570,7 @@ ENDPOINTS = Table(
         ),
         _mlflow(
             "GET",
-            LOGGED_MODELS + "/{model_id}",
+            _LOGGED_MODELS + "/{model_id}",
             "get_logged_model",
             _MODEL_ID,
             reply=_LOGGED_MODEL,
@@ -580,7 +580,7 @@ ENDPOINTS = Table(
         ),
         _mlflow(
             "PATCH",
-            LOGGED_MODELS + "/{model_id}",
+            _LOGGED_MODELS + "/{model_id}",
             "finalize_logged_model",
             _MODEL_ID,
             Param("status", required=True),
@@ -590,7 +590,7 @@ ENDPOINTS = Table(
         ),
         _mlflow(
             "POST",
-            LOGGED_MODELS + "/search",
+            _LOGGED_MODELS + "/search",
             "search_logged_models",
             Param("experiment_ids", OPT_STRINGS),
             Param("filter_string", OPT_STR, wire="filter"),
@@ -604,7 +604,7 @@ ENDPOINTS = Table(
         ),
         _mlflow(
             "PATCH",
-            LOGGED_MODELS + "/{model_id}/tags",
+            _LOGGED_MODELS + "/{model_id}/tags",
             "set_logged_model_tags",
             _MODEL_ID,
             Param("tags", wire.KEY_VALUES, required=True),
@@ -614,7 +614,7 @@ ENDPOINTS = Table(
         ),
         _mlflow(
             "DELETE",
-            LOGGED_MODELS + "/{model_id}/tags/{tag_key}",
+            _LOGGED_MODELS + "/{model_id}/tags/{tag_key}",
             "delete_logged_model_tag",
             _MODEL_ID,
             Param("key", wire="tag_key", required=True),
@@ -624,7 +624,7 @@ ENDPOINTS = Table(
         ),
         _mlflow(
             "POST",
-            LOGGED_MODELS + "/{model_id}/params",
+            _LOGGED_MODELS + "/{model_id}/params",
             "log_logged_model_params",
             _MODEL_ID,
             Param("params", wire.KEY_VALUES, required=True),

@@ -378,6 +378,7 @@ FILE_INFO: Codec[ArtifactFile] = Codec(
     _file_json,
     lambda data: ArtifactFile(data["path"], bool(data.get("is_dir")), data.get("file_size")),
 )
+"""MLflow's FileInfo: an entry of an artifact-proxy listing (a folder has no size)."""
 
 
 # -- this registry's own entities: their dataclass fields as they are ------------------------
