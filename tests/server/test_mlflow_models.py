@@ -61,6 +61,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         env.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
         mlflow.set_tracking_uri(url)
         mlflow.set_registry_uri(url)
+        mlflow.set_experiment(experiment_id="0")  # an earlier test may have left another active
         with mlflow.start_run() as run:
             mlflow.log_metric("accuracy", 1.0)
             info = mlflow.sklearn.log_model(estimator, name="model", registered_model_name="churn")
