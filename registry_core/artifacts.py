@@ -31,6 +31,7 @@ from registry_core.errors import (
     InvalidParameterValue,
     ResourceDoesNotExist,
 )
+from registry_core.mlflow_artifacts import LOGGED_MODEL_ID
 from registry_core.validation import UNSAFE_IN_NAMES
 
 ARTIFACT_SCHEME = "artifacts"
@@ -40,7 +41,8 @@ CHUNK_SIZE = 1024 * 1024
 STALE_TEMP_SECONDS = 3600.0
 ALLOWED_SOURCES = (
     "runs:/<run_id>/<path>, models:/<name>/<version-or-stage>, models:/<name>@<alias>, "
-    "artifacts:/<sha256>, or a local path or file:// URI inside the artifact store root"
+    "models:/<logged-model-id>, artifacts:/<sha256>, or a local path or file:// URI inside the "
+    "artifact store root"
 )
 
 _SHA256_RE = re.compile(r"[0-9a-f]{64}")
@@ -377,10 +379,11 @@ def validate_source(source: str, root: Path) -> str:
     """Check a model version's source and return its normalised form, refusing anything unsafe.
 
     Accepted: `runs:/<run_id>/<path>`, `models:/<name>/<version-or-stage>`,
-    `models:/<name>@<alias>`, `artifacts:/<sha256>` (returned with a lowercase scheme and without
-    empty or `.` segments), and a local path or `file://` URI that resolves, symlinks followed,
-    strictly inside `root` and outside its `.tmp` staging folder (returned as the resolved absolute
-    path). Relative local paths are read relative to `root`, not the working directory.
+    `models:/<name>@<alias>`, `models:/<logged-model-id>`, `artifacts:/<sha256>` (returned with
+    a lowercase scheme and without empty or `.` segments), and a local path or `file://` URI
+    that resolves, symlinks followed, strictly inside `root` and outside its `.tmp` staging
+    folder (returned as the resolved absolute path). Relative local paths are read relative to
+    `root`, not the working directory.
     """
     if not isinstance(source, str):
         raise _bad_source(source, f"it is not a string but {type(source).__name__}")
@@ -450,12 +453,16 @@ def _runs_source(source: str, segments: list[str]) -> str:
 
 
 def _models_source(source: str, segments: list[str]) -> str:
-    """Normalise `models:/<name>/<version-or-stage>` or `models:/<name>@<alias>`."""
+    """Normalise `models:/<name>/<version-or-stage>`, `models:/<name>@<alias>` or
+    `models:/<logged-model-id>` (MLflow's `m-` and 32 hex digits)."""
     name, at, alias = segments[0].partition("@") if segments else ("", "", "")
     by_alias = len(segments) == 1 and bool(name and at and alias)
-    if not (by_alias or len(segments) == 2):
+    by_id = len(segments) == 1 and LOGGED_MODEL_ID.fullmatch(segments[0]) is not None
+    if not (by_alias or by_id or len(segments) == 2):
         raise _bad_source(
-            source, "expected models:/<name>/<version-or-stage> or models:/<name>@<alias>"
+            source,
+            "expected models:/<name>/<version-or-stage>, models:/<name>@<alias> or "
+            "models:/<logged-model-id>",
         )
     return "models:/" + "/".join(segments)
 

@@ -206,6 +206,14 @@ class RunArtifact:
 
 
 @dataclass(frozen=True)
+class ModelOutput:
+    """A logged model a run output (MLflow's LoggedModelOutput), at a step of the run."""
+
+    model_id: str
+    step: int
+
+
+@dataclass(frozen=True)
 class Run:
     """The lineage record of one training run."""
 
@@ -223,6 +231,45 @@ class Run:
     artifacts: tuple[RunArtifact, ...] = field(default=())
     experiment_id: str = "0"
     user_id: str | None = None
+    model_outputs: tuple[ModelOutput, ...] = ()
+
+
+LOGGED_MODEL_PENDING = "LOGGED_MODEL_PENDING"
+LOGGED_MODEL_READY = "LOGGED_MODEL_READY"
+LOGGED_MODEL_FAILED = "LOGGED_MODEL_UPLOAD_FAILED"
+LOGGED_MODEL_STATUSES: tuple[str, ...] = (
+    LOGGED_MODEL_PENDING,
+    LOGGED_MODEL_READY,
+    LOGGED_MODEL_FAILED,
+)
+
+
+@dataclass(frozen=True)
+class LoggedModel:
+    """A model MLflow 3's client logged (`mlflow.<flavor>.log_model`): its MLflow model folder
+    sits in the artifact proxy at `artifact_uri`, and a version registered from it has the source
+    `models:/<model_id>`. Its status is MLflow's: pending until its files are up."""
+
+    model_id: str
+    experiment_id: str
+    name: str
+    artifact_uri: str
+    status: str
+    creation_timestamp: int
+    last_updated_timestamp: int
+    source_run_id: str | None = None
+    model_type: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ArtifactFile:
+    """One entry of an artifact-proxy folder listing: a file and its size, or a folder."""
+
+    path: str
+    is_dir: bool
+    file_size: int | None = None
 
 
 DEFAULT_EXPERIMENT_ID = "0"

@@ -13,7 +13,7 @@ from typing import Literal, TypeGuard, cast, get_args
 from registry_core.entities import STAGES
 from registry_core.errors import InvalidParameterValue
 
-Kind = Literal["registered_model", "model_version", "run", "experiment"]
+Kind = Literal["registered_model", "model_version", "run", "experiment", "logged_model"]
 Entity = Literal["attribute", "tag", "param", "metric"]
 ValueType = Literal["string", "integer", "number", "stage"]
 
@@ -59,6 +59,7 @@ MAX_RESULTS: Mapping[Kind, ResultLimits] = {
     "model_version": ResultLimits(default=10_000, maximum=200_000),
     "run": ResultLimits(default=1000, maximum=50_000),
     "experiment": ResultLimits(default=1000, maximum=50_000),
+    "logged_model": ResultLimits(default=100, maximum=1000),
 }
 
 
@@ -91,6 +92,15 @@ _ATTRIBUTES: Mapping[Kind, Mapping[str, _Field]] = {
         "creation_time": _Field(NUMERIC_OPS, "integer"),
         "last_update_time": _Field(NUMERIC_OPS, "integer"),
     },
+    "logged_model": {
+        "name": _STRING,
+        "model_id": _Field(STRING_OPS | IN_OPS, "string"),
+        "model_type": _STRING,
+        "status": _STRING,
+        "source_run_id": _Field(STRING_OPS | IN_OPS, "string"),
+        "creation_timestamp": _Field(NUMERIC_OPS, "integer"),
+        "last_updated_timestamp": _Field(NUMERIC_OPS, "integer"),
+    },
 }
 
 _PREFIXED: Mapping[Kind, Mapping[Entity, _Field]] = {
@@ -98,6 +108,7 @@ _PREFIXED: Mapping[Kind, Mapping[Entity, _Field]] = {
     "model_version": {"tag": _STRING},
     "run": {"tag": _STRING, "param": _STRING, "metric": _Field(NUMERIC_OPS, "number")},
     "experiment": {"tag": _STRING},
+    "logged_model": {"tag": _STRING, "param": _STRING},
 }
 
 _PREFIXES: Mapping[str, Entity] = {
@@ -122,6 +133,10 @@ _ALLOWED_KEYS: Mapping[Kind, str] = {
         "params.KEY, metrics.KEY, tags.KEY"
     ),
     "experiment": "name, creation_time, last_update_time, tags.KEY",
+    "logged_model": (
+        "name, model_id, model_type, status, source_run_id, creation_timestamp, "
+        "last_updated_timestamp, tags.KEY, params.KEY"
+    ),
 }
 
 _ORDER_ATTRIBUTES: Mapping[Kind, Mapping[str, str]] = {
@@ -144,6 +159,11 @@ _ORDER_ATTRIBUTES: Mapping[Kind, Mapping[str, str]] = {
         "creation_time": "creation_time",
         "last_update_time": "last_update_time",
     },
+    "logged_model": {
+        "name": "name",
+        "creation_timestamp": "creation_timestamp",
+        "last_updated_timestamp": "last_updated_timestamp",
+    },
 }
 
 _ORDER_ALLOWED: Mapping[Kind, str] = {
@@ -151,6 +171,7 @@ _ORDER_ALLOWED: Mapping[Kind, str] = {
     "model_version": "name, version_number, creation_timestamp, last_updated_timestamp",
     "run": "start_time, end_time, run_name, metrics.KEY, params.KEY",
     "experiment": "name, experiment_id, creation_time, last_update_time",
+    "logged_model": "name, creation_timestamp, last_updated_timestamp",
 }
 
 _ORDER_PREFIXES: Mapping[Entity, str] = {"metric": "metrics", "param": "params"}
@@ -164,6 +185,7 @@ _ORDER_DEFAULTS: Mapping[Kind, tuple[OrderKey, ...]] = {
     ),
     "run": (OrderKey("start_time", False), OrderKey("run_id", True)),
     "experiment": (OrderKey("experiment_id", True),),
+    "logged_model": (OrderKey("creation_timestamp", False), OrderKey("model_id", True)),
 }
 
 _ORDER_TIE_BREAKERS: Mapping[Kind, tuple[OrderKey, ...]] = {
@@ -171,6 +193,7 @@ _ORDER_TIE_BREAKERS: Mapping[Kind, tuple[OrderKey, ...]] = {
     "model_version": (OrderKey("name", True), OrderKey("version_number", False)),
     "run": (OrderKey("start_time", False), OrderKey("run_id", True)),
     "experiment": (OrderKey("experiment_id", True),),
+    "logged_model": (OrderKey("creation_timestamp", False), OrderKey("model_id", True)),
 }
 
 _KEYWORDS = frozenset({"AND", "OR", "LIKE", "ILIKE", "IN", "NOT"})

@@ -9,6 +9,7 @@ lacks lives under `/api/2.0/registry/`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +26,9 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 EPOCH_HEADER = "Registry-Epoch"
 """Every answer names the server's idempotency epoch, which clients start their keys with."""
 MLFLOW = "/api/2.0/mlflow"
+MLFLOW_ARTIFACTS = "/api/2.0/mlflow-artifacts/artifacts"
+"""MLflow's artifact proxy: GET lists a folder (`?path=`); GET and PUT `/<path>` download and
+upload one file (streamed routes, `server/mlflow_artifact_routes.py`)."""
 REGISTRY = "/api/2.0/registry"
 ARTIFACT_PATH = REGISTRY + "/artifacts/{sha256}"
 """Artifacts by digest: PUT uploads (checked against the digest), GET downloads, HEAD tells
@@ -96,6 +100,11 @@ class Endpoint:
     def writes(self) -> bool:
         return self.http != "GET" and self.role != READER
 
+    @property
+    def path_fields(self) -> tuple[str, ...]:
+        """The fields the path carries (`{model_id}`), not the body or the query."""
+        return tuple(re.findall(r"{(\w+)}", self.path))
+
     def role_for(self, arguments: Mapping[str, Any]) -> str:
         return self.role(arguments) if callable(self.role) else self.role
 
@@ -135,7 +144,12 @@ def _set_run_tag(store: Any, a: dict[str, Any]) -> None:
 
 
 def _download_uri(store: Any, a: dict[str, Any]) -> str:
-    return store.get_model_version(a["name"], a["version"]).source
+    return store.model_version_download_uri(a["name"], a["version"])
+
+
+def _mlflow_only(method: str) -> Callable[[Any, dict[str, Any]], Any]:
+    """The call of a route only MLflow's client uses: the embedded store's `method`."""
+    return lambda store, a: getattr(store, method)(**a)
 
 
 _NAME = Param("name", required=True)
@@ -156,6 +170,9 @@ _COMMENT = One("comment", wire.VERSION_COMMENT)
 _PROTECTION = One("protection", wire.STAGE_PROTECTION)
 _MV = One("model_version", wire.MODEL_VERSION)
 _RM = One("registered_model", wire.REGISTERED_MODEL)
+_LOGGED_MODEL = One("model", wire.LOGGED_MODEL)
+_MODEL_ID = Param("model_id", required=True)
+_LOGGED_MODELS = "/logged-models"
 
 
 def _mlflow(http: str, path: str, method: str, *params: Param, **options: Any) -> Endpoint:
@@ -530,6 +547,105 @@ ENDPOINTS = Table(
             role=WRITER,
         ),
         _mlflow("POST", "/runs/delete", "delete_run", _RUN_ID, reply=Empty(), role=ADMIN),
+        _mlflow(
+            "POST",
+            "/runs/outputs",
+            "log_model_outputs",
+            _RUN_ID,
+            Param("outputs", wire.MODEL_OUTPUTS, wire="models", required=True),
+            reply=Empty(),
+            role=WRITER,
+            call=_mlflow_only("log_model_outputs"),
+        ),
+        # -- MLflow 3's logged models: what `mlflow.<flavor>.log_model` creates -----------
+        _mlflow(
+            "POST",
+            _LOGGED_MODELS,
+            "create_logged_model",
+            Param("experiment_id", required=True),
+            Param("name", OPT_STR),
+            Param("source_run_id", OPT_STR),
+            Param("model_type", OPT_STR),
+            Param("tags", wire.KEY_VALUES),
+            Param("params", wire.KEY_VALUES),
+            reply=_LOGGED_MODEL,
+            role=WRITER,
+            call=_mlflow_only("create_logged_model"),
+        ),
+        _mlflow(
+            "GET",
+            _LOGGED_MODELS + "/{model_id}",
+            "get_logged_model",
+            _MODEL_ID,
+            reply=_LOGGED_MODEL,
+            role=READER,
+            ignored=("allow_deleted",),
+            call=_mlflow_only("get_logged_model"),
+        ),
+        _mlflow(
+            "PATCH",
+            _LOGGED_MODELS + "/{model_id}",
+            "finalize_logged_model",
+            _MODEL_ID,
+            Param("status", required=True),
+            reply=_LOGGED_MODEL,
+            role=WRITER,
+            call=_mlflow_only("finalize_logged_model"),
+        ),
+        _mlflow(
+            "POST",
+            _LOGGED_MODELS + "/search",
+            "search_logged_models",
+            Param("experiment_ids", OPT_STRINGS),
+            Param("filter_string", OPT_STR, wire="filter"),
+            Param("max_results", OPT_INT),
+            Param("order_by", wire.ORDER_BY_FIELDS),
+            Param("page_token", OPT_STR),
+            reply=Page("models", wire.LOGGED_MODEL),
+            role=READER,
+            ignored=("datasets",),
+            call=_mlflow_only("search_logged_models"),
+        ),
+        _mlflow(
+            "PATCH",
+            _LOGGED_MODELS + "/{model_id}/tags",
+            "set_logged_model_tags",
+            _MODEL_ID,
+            Param("tags", wire.KEY_VALUES, required=True),
+            reply=Empty(),
+            role=WRITER,
+            call=_mlflow_only("set_logged_model_tags"),
+        ),
+        _mlflow(
+            "DELETE",
+            _LOGGED_MODELS + "/{model_id}/tags/{tag_key}",
+            "delete_logged_model_tag",
+            _MODEL_ID,
+            Param("key", wire="tag_key", required=True),
+            reply=Empty(),
+            role=WRITER,
+            call=_mlflow_only("delete_logged_model_tag"),
+        ),
+        _mlflow(
+            "POST",
+            _LOGGED_MODELS + "/{model_id}/params",
+            "log_logged_model_params",
+            _MODEL_ID,
+            Param("params", wire.KEY_VALUES, required=True),
+            reply=Empty(),
+            role=WRITER,
+            call=_mlflow_only("log_logged_model_params"),
+        ),
+        Endpoint(
+            "GET",
+            MLFLOW_ARTIFACTS,
+            "list_mlflow_artifacts",
+            (Param("folder", OPT_STR, wire="path"),),
+            reply=One("files", wire.list_of(wire.FILE_INFO)),
+            role=READER,
+            mlflow=True,
+            call=_mlflow_only("list_mlflow_artifacts"),
+        ),
         _mlflow(
             "GET",
             "/metrics/get-history",

@@ -20,8 +20,11 @@ from pydantic import BaseModel, ConfigDict
 from registry_core.artifacts import ArtifactRef
 from registry_core.entities import (
     ApiToken,
+    ArtifactFile,
     Experiment,
+    LoggedModel,
     Metric,
+    ModelOutput,
     ModelVersion,
     PagedList,
     RegisteredModel,
@@ -33,6 +36,7 @@ from registry_core.entities import (
     TransitionRequest,
     VersionComment,
 )
+from registry_core.mlflow_artifacts import artifact_uri, run_folder
 from registry_core.webhooks.entities import Delivery, DeliveryAttempt, DeliverySummary, Webhook
 
 T = TypeVar("T")
@@ -233,7 +237,7 @@ def _run_info_json(run: Run) -> dict[str, Any]:
             "status": run.status,
             "start_time": run.start_time,
             "end_time": run.end_time,
-            "artifact_uri": f"runs:/{run.run_id}",
+            "artifact_uri": artifact_uri(run_folder(run.experiment_id, run.run_id)),
             "lifecycle_stage": "active",
             "code_version": run.code_version,
             "data_fingerprint": run.data_fingerprint,
@@ -244,6 +248,7 @@ def _run_info_json(run: Run) -> dict[str, Any]:
 
 
 def _run_json(run: Run) -> dict[str, Any]:
+    outputs = [{"model_id": out.model_id, "step": out.step} for out in run.model_outputs]
     return {
         "info": _run_info_json(run),
         "data": {
@@ -254,6 +259,7 @@ def _run_json(run: Run) -> dict[str, Any]:
             "tags": _pairs(run.tags),
         },
         "inputs": {},
+        "outputs": {"model_outputs": outputs} if outputs else {},
     }
 
 
@@ -274,11 +280,105 @@ def _run(data: Mapping[str, Any]) -> Run:
         artifacts=tuple(RunArtifact(**a) for a in info.get("artifacts") or ()),
         experiment_id=str(info.get("experiment_id", "0")),
         user_id=info.get("user_id"),
+        model_outputs=tuple(
+            ModelOutput(out["model_id"], int(out.get("step") or 0))
+            for out in (data.get("outputs") or {}).get("model_outputs") or ()
+        ),
     )
 
 
 RUN: Codec[Run] = Codec(dict[str, Any], _run_json, _run)
 RUN_INFO: Codec[Run] = Codec(dict[str, Any], _run_info_json, lambda info: _run({"info": info}))
+
+
+def _logged_model_json(model: LoggedModel) -> dict[str, Any]:
+    return {
+        "info": _omit_none(
+            {
+                "model_id": model.model_id,
+                "experiment_id": model.experiment_id,
+                "name": model.name,
+                "artifact_uri": model.artifact_uri,
+                "status": model.status,
+                "creation_timestamp_ms": model.creation_timestamp,
+                "last_updated_timestamp_ms": model.last_updated_timestamp,
+                "source_run_id": model.source_run_id,
+                "model_type": model.model_type,
+                "tags": _pairs(model.tags),
+            }
+        ),
+        "data": {"params": _pairs(model.params)},
+    }
+
+
+def _logged_model(data: Mapping[str, Any]) -> LoggedModel:
+    info = data["info"]
+    return LoggedModel(
+        model_id=info["model_id"],
+        experiment_id=str(info["experiment_id"]),
+        name=info["name"],
+        artifact_uri=info["artifact_uri"],
+        status=info["status"],
+        creation_timestamp=int(info.get("creation_timestamp_ms") or 0),
+        last_updated_timestamp=int(info.get("last_updated_timestamp_ms") or 0),
+        source_run_id=info.get("source_run_id") or None,
+        model_type=info.get("model_type") or None,
+        tags=_mapping(info.get("tags")),
+        params=_mapping((data.get("data") or {}).get("params")),
+    )
+
+
+LOGGED_MODEL: Codec[LoggedModel] = Codec(dict[str, Any], _logged_model_json, _logged_model)
+"""MLflow's LoggedModel message: `info` (id, status, where its files are, tags) and `data`."""
+
+
+class ModelOutputWire(BaseModel):
+    """MLflow's LoggedModelOutput: a logged model a run output, at a step of the run."""
+
+    model_config = ConfigDict(extra="ignore")
+    model_id: str
+    step: int = 0
+
+
+MODEL_OUTPUTS: Codec[list[tuple[str, int]]] = Codec(
+    list[ModelOutputWire],
+    lambda outputs: [{"model_id": model_id, "step": step} for model_id, step in outputs],
+    lambda items: [(item["model_id"], int(item.get("step") or 0)) for item in items or ()],
+)
+
+
+class OrderByWire(BaseModel):
+    """One of MLflow's logged-model sort keys, `{"field_name", "ascending"}`."""
+
+    model_config = ConfigDict(extra="ignore")
+    field_name: str
+    ascending: bool = True
+
+
+ORDER_BY_FIELDS: Codec[list[str]] = Codec(
+    list[OrderByWire],
+    lambda clauses: [
+        {"field_name": key, "ascending": direction != "DESC"}
+        for key, _, direction in (clause.partition(" ") for clause in clauses)
+    ],
+    lambda items: [
+        f"{item['field_name']} {'ASC' if item.get('ascending', True) else 'DESC'}"
+        for item in items or ()
+    ],
+)
+"""Sort keys sent as MLflow's objects and handled as this registry's `KEY ASC|DESC` clauses."""
+
+
+def _file_json(entry: ArtifactFile) -> dict[str, Any]:
+    return _omit_none({"path": entry.path, "is_dir": entry.is_dir, "file_size": entry.file_size})
+
+
+FILE_INFO: Codec[ArtifactFile] = Codec(
+    dict[str, Any],
+    _file_json,
+    lambda data: ArtifactFile(data["path"], bool(data.get("is_dir")), data.get("file_size")),
+)
+"""MLflow's FileInfo: an entry of an artifact-proxy listing (a folder has no size)."""
 
 
 # -- this registry's own entities: their dataclass fields as they are ------------------------

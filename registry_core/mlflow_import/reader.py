@@ -8,12 +8,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from registry_core.entities import Metric
 from registry_core.errors import InvalidParameterValue, MissingDependency
 from registry_core.mlflow_import.bundle import ImportedRun
+from registry_core.mlmodel import MLMODEL, flavors, model_files
 
 _PAGE = 1000
 _FILE_STORE_ENV = "MLFLOW_ALLOW_FILE_STORE"
@@ -211,19 +211,10 @@ def _no_progress_bars() -> Iterator[None]:
 def model_file(folder: Path) -> tuple[Path, str]:
     """The file of an MLflow model folder that holds the model itself, and its flavor: the
     scikit-learn, XGBoost or LightGBM flavor's file, else the pyfunc model's, else None."""
-    import yaml
-
-    mlmodel = folder / "MLmodel"
+    mlmodel = folder / MLMODEL
     if not folder.is_dir() or not mlmodel.is_file():
         return folder, "none"
-    flavors: dict[str, Any] = (yaml.safe_load(mlmodel.read_text()) or {}).get("flavors") or {}
-    for flavor, key in (("sklearn", "pickled_model"), ("xgboost", "data"), ("lightgbm", "data")):
-        entry = flavors.get(flavor) or {}
-        if entry.get(key) and (folder / entry[key]).is_file():
-            return folder / entry[key], flavor
-    pyfunc = flavors.get("python_function") or {}
-    for key in ("python_model", "model_path", "data"):
-        candidate = pyfunc.get(key)
-        if candidate and (folder / candidate).is_file():
-            return folder / candidate, "python_function"
+    for flavor, name in model_files(flavors(mlmodel.read_text())):
+        if name and (folder / name).is_file():
+            return folder / name, flavor
     return mlmodel, "none"

@@ -11,7 +11,7 @@ import asyncio
 import hashlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Annotated, Any
 
@@ -30,6 +30,7 @@ from registry_core.server.archive_routes import add_archive_routes
 from registry_core.server.artifact_routes import add_artifact_routes
 from registry_core.server.auth import ANONYMOUS, Authenticator, Principal
 from registry_core.server.limits import BodyTooLarge, RequestGuard, ServerLimits
+from registry_core.server.mlflow_artifact_routes import add_mlflow_artifact_routes
 from registry_core.server.ui import mount_ui
 from registry_core.store.admin_sql import idempotency_key
 from registry_core.store.embedded import EmbeddedStore
@@ -40,12 +41,17 @@ _log = logging.getLogger("registry.server")
 
 
 def request_model(endpoint: Endpoint) -> type[BaseModel]:
-    """The pydantic model of an endpoint's JSON body or query: its fields, nothing else."""
+    """The pydantic model of an endpoint's JSON body or query: its fields, nothing else. A field
+    the path carries may come in a body too (MLflow's client repeats it there); the path's value
+    is the one used."""
     fields: dict[str, Any] = {}
     for param in endpoint.params:
+        if param.field in endpoint.path_fields:
+            continue
         schema = param.codec.schema
         fields[param.field] = (schema, ...) if param.required else (schema | None, None)
-    for name in endpoint.ignored:
+    repeated = endpoint.path_fields if endpoint.http != "GET" else ()
+    for name in (*endpoint.ignored, *repeated):
         fields[name] = (Any, None)
     return create_model(  # type: ignore[call-overload, no-any-return]
         "".join(part.title() for part in endpoint.name.split("_")),
@@ -87,8 +93,10 @@ class Handlers:
         request.scope.setdefault("state", {})["principal"] = principal.name
         return principal
 
-    def arguments(self, endpoint: Endpoint, body: BaseModel | None) -> dict[str, Any]:
-        data = body.model_dump() if body is not None else {}
+    def arguments(
+        self, endpoint: Endpoint, body: BaseModel | None, path: Mapping[str, str]
+    ) -> dict[str, Any]:
+        data = {**(body.model_dump() if body is not None else {}), **path}
         # An absent optional field takes the store method's default; a required one that came
         # as null goes to the store as None, whose checks then name it.
         return {
@@ -100,11 +108,15 @@ class Handlers:
         }
 
     def checked_arguments(
-        self, endpoint: Endpoint, principal: Principal, body: BaseModel | None
+        self,
+        endpoint: Endpoint,
+        principal: Principal,
+        body: BaseModel | None,
+        path: Mapping[str, str],
     ) -> dict[str, Any]:
         """The store call's arguments for this caller, checked against their role, with the
         actor taken from their token."""
-        arguments = self.arguments(endpoint, body)
+        arguments = self.arguments(endpoint, body, path)
         self.auth.require(principal, endpoint.role_for(arguments))
         if endpoint.identity is not None:
             claimed = arguments.get(endpoint.identity)
@@ -134,20 +146,22 @@ class Handlers:
 
     def read(self, endpoint: Endpoint, request: Request, body: BaseModel | None) -> Response:
         """A read, on a worker thread: it holds the file while it runs."""
-        arguments = self.checked_arguments(endpoint, self.caller(request), body)
+        principal = self.caller(request)
+        arguments = self.checked_arguments(endpoint, principal, body, request.path_params)
         return self.reply(*self.perform(endpoint, arguments))
 
     async def write(self, endpoint: Endpoint, request: Request, body: BaseModel | None) -> Response:
         """A write, handed to the committer without a worker thread in between; its answer is
         kept under the request's idempotency key."""
         principal = await self.caller_without_blocking(request)
-        arguments = self.checked_arguments(endpoint, principal, body)
+        arguments = self.checked_arguments(endpoint, principal, body, request.path_params)
         key = request.headers.get(IDEMPOTENCY_HEADER) if not endpoint.secret_reply else None
         once = None
         if key is not None:
             key = idempotency_key(key)
+            where = f"{request.url.path}\n" if endpoint.path_fields else ""
             fingerprint = hashlib.sha256(
-                f"{endpoint.name}\n{body.model_dump_json() if body else ''}".encode()
+                f"{endpoint.name}\n{where}{body.model_dump_json() if body else ''}".encode()
             ).hexdigest()
             prefix, dot, _ = key.partition(".")
             once = Once(f"{principal.name}:{key}", fingerprint, prefix if dot else None)
@@ -176,7 +190,9 @@ def _route(handlers: Handlers, endpoint: Endpoint) -> Callable[..., Any]:
         return get
     body_type = Annotated[model, Body()]  # type: ignore[valid-type]
     optional_type = Annotated[model | None, Body()]  # type: ignore[valid-type]
-    required = any(param.required for param in endpoint.params)
+    required = any(
+        param.required and param.field not in endpoint.path_fields for param in endpoint.params
+    )
     if not endpoint.writes:
         if required:
 
@@ -200,6 +216,19 @@ def _route(handlers: Handlers, endpoint: Endpoint) -> Callable[..., Any]:
         return await handlers.write(endpoint, request, body)
 
     return write_optional
+
+
+def _path_parameters(endpoint: Endpoint) -> dict[str, Any] | None:
+    """The OpenAPI declaration of the fields an endpoint's path carries (the route reads them
+    from the request, so FastAPI does not declare them itself)."""
+    if not endpoint.path_fields:
+        return None
+    return {
+        "parameters": [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            for name in endpoint.path_fields
+        ]
+    }
 
 
 def _validation_message(error: RequestValidationError) -> str:
@@ -233,10 +262,14 @@ def create_app(
             summary=endpoint.summary or endpoint.method.replace("_", " "),
             tags=["MLflow" if endpoint.mlflow else "Registry"],
             response_class=Response,
+            openapi_extra=_path_parameters(endpoint),
         )
     app.state.commits = handlers.commits
     add_artifact_routes(app, store, handlers.caller, authenticator.require)
     add_archive_routes(app, store, handlers.caller, authenticator.require)
+    add_mlflow_artifact_routes(
+        app, store, handlers.caller, authenticator.require, handlers.commits.submit
+    )
     mount_ui(app, store, authenticator)
 
     @app.get("/health", include_in_schema=False)

@@ -9,10 +9,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from registry_core.api.endpoints import IMPORT_PATH, REGISTRY
+from registry_core.api.endpoints import IMPORT_PATH, MLFLOW_ARTIFACTS, REGISTRY
 from registry_core.errors import RegistryError
 
-LARGE_BODY_PREFIXES = (REGISTRY + "/artifacts/", IMPORT_PATH)
+LARGE_BODY_PREFIXES = (REGISTRY + "/artifacts/", MLFLOW_ARTIFACTS + "/", IMPORT_PATH)
 REQUEST_LIMIT_EXCEEDED = "REQUEST_LIMIT_EXCEEDED"
 _access = logging.getLogger("registry.server.access")
 

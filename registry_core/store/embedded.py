@@ -15,12 +15,15 @@ from registry_core.artifacts import ArtifactRef, ArtifactStore, is_sha256, valid
 from registry_core.config import RegistryLocation
 from registry_core.entities import FileUsage, ModelVersion, ResolvedModel, RunArtifact
 from registry_core.errors import InvalidParameterValue, ResourceDoesNotExist
+from registry_core.mlflow_artifacts import artifact_uri, logged_model_folder, logged_model_id
 from registry_core.mlflow_import.bundle import ImportedModel, ModelImportResult
 from registry_core.store.admin_sql import DuckDBAdminStore
 from registry_core.store.approval_sql import DuckDBApprovalStore
 from registry_core.store.base import Progress, RegistryStore
 from registry_core.store.connection import shared_manager
+from registry_core.store.logged_model_sql import DuckDBLoggedModelStore
 from registry_core.store.migrations import current_version
+from registry_core.store.mlflow_artifact_sql import DuckDBMlflowArtifactStore
 from registry_core.store.outbox import OutboxStore
 from registry_core.store.run_store import DuckDBRunStore
 from registry_core.uris import ModelUri, RunUri, parse_uri
@@ -31,7 +34,13 @@ if TYPE_CHECKING:
 
 
 class EmbeddedStore(
-    DuckDBApprovalStore, DuckDBRunStore, OutboxStore, DuckDBAdminStore, RegistryStore
+    DuckDBApprovalStore,
+    DuckDBRunStore,
+    DuckDBLoggedModelStore,
+    DuckDBMlflowArtifactStore,
+    OutboxStore,
+    DuckDBAdminStore,
+    RegistryStore,
 ):
     """A registry in a DuckDB file and an artifact folder, held by this process on demand."""
 
@@ -70,10 +79,51 @@ class EmbeddedStore(
             runs = [(uri.run_id, uri.path) for uri in named if isinstance(uri, RunUri)]
             logged = self.find_run_artifacts(runs) if runs else {}
             checked = [
-                {**call, "source": source, "artifact": self._artifact_for_source(source, logged)}
+                self._with_artifact(call, source, logged)
                 for call, source in zip(calls, sources, strict=True)
             ]
             return super().create_model_versions(checked)
+
+    def _with_artifact(
+        self,
+        call: Mapping[str, Any],
+        source: str,
+        runs: dict[tuple[str, str], tuple[bool, RunArtifact | None]],
+    ) -> dict[str, Any]:
+        """A version's call with its checked source and the artifact that names; a version of
+        an MLflow logged model takes the model's run as its lineage too."""
+        model_id = logged_model_id(source)
+        if model_id is None:
+            return {**call, "source": source, "artifact": self._artifact_for_source(source, runs)}
+        run_id, artifact = self._logged_model_lineage(model_id, call.get("run_id"))
+        return {**call, "source": source, "run_id": run_id, "artifact": artifact}
+
+    def _logged_model_lineage(
+        self, model_id: str, run_id: str | None
+    ) -> tuple[str | None, dict[str, Any] | None]:
+        """For a version of an MLflow logged model: its run (the one that logged it, unless the
+        caller names one) and the artifact its folder holds in a safe format, if any."""
+        from registry_core.mlflow_conversion import safe_artifact
+
+        logged = self.get_logged_model(model_id)
+        artifact = safe_artifact(self, logged_model_folder(logged.experiment_id, model_id))
+        return run_id or logged.source_run_id, artifact
+
+    def model_version_download_uri(self, name: str, version: int | str) -> str:
+        """Where MLflow's client downloads a version from: the proxy folder of the logged model
+        its source names (`models:/<id>`, or `runs:/<run>/<name>` of a model the run logged),
+        else its source."""
+        source = self.get_model_version(name, version).source
+        model_id = logged_model_id(source)
+        if model_id is not None:
+            return self.get_logged_model(model_id).artifact_uri
+        if source.startswith("runs:/"):
+            run = parse_uri(source)
+            assert isinstance(run, RunUri)
+            folder = self.run_model_folder(run.run_id, run.path)
+            if folder is not None:
+                return artifact_uri(folder)
+        return source
 
     def resolve_model_uri(self, uri: str) -> ResolvedModel:
         parsed = parse_uri(uri)
@@ -86,6 +136,13 @@ class EmbeddedStore(
             )
         mv = self._model_version_for(parsed)
         if mv.artifact_sha256 is None or mv.artifact_format is None:
+            if logged_model_id(mv.source) is not None:
+                raise ResourceDoesNotExist(
+                    f"Version {mv.version} of {mv.name} is the MLflow model {mv.source}, which "
+                    "keeps its model in no format this registry loads safely (a pickle, or a "
+                    f"flavor it does not know): load it with MLflow's client, "
+                    f"mlflow.pyfunc.load_model('{mv.uri}')."
+                )
             raise ResourceDoesNotExist(
                 f"Version {mv.version} of {mv.name} has no stored artifact (source {mv.source})."
             )
@@ -108,15 +165,21 @@ class EmbeddedStore(
         self, source: str, runs: dict[tuple[str, str], tuple[bool, RunArtifact | None]]
     ) -> dict[str, Any] | None:
         """The artifact record a validated source points at (`runs` holds what
-        `find_run_artifacts` found of the runs sources name); None for a run we do not hold."""
+        `find_run_artifacts` found of the runs sources name); None for a run we do not hold, or
+        for a model MLflow's client logged in a run that keeps it in no safe format."""
         if source.startswith("runs:/"):
             run = parse_uri(source)
             assert isinstance(run, RunUri)
             held, logged = runs[run.run_id, run.path]
             if logged is None:
-                if held:
+                if not held:
+                    return None
+                folder = self.run_model_folder(run.run_id, run.path)
+                if folder is None:
                     raise ResourceDoesNotExist(f"No artifact {run.path!r} in run {run.run_id}.")
-                return None
+                from registry_core.mlflow_conversion import safe_artifact
+
+                return safe_artifact(self, folder)
             digest, fmt, signature = logged.sha256, logged.format, logged.signature
             missing = f"The artifact {digest} of {source!r} is missing."
         elif source.startswith("models:/"):

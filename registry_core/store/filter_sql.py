@@ -1,8 +1,9 @@
 """Compile parsed search filters and sort keys to parameterized DuckDB SQL.
 
 Table aliases: `rm` = registered_models, `mv` = model_versions (joined to `rm` on
-`rm.id = mv.model_id` in version searches), `r` = runs, `e` = experiments. Column names come
-only from the whitelists below; every key, value and pattern is bound as a `?` parameter.
+`rm.id = mv.model_id` in version searches), `r` = runs, `e` = experiments, `lm` =
+logged_models. Column names come only from the whitelists below; every key, value and pattern is
+bound as a `?` parameter.
 """
 
 from __future__ import annotations
@@ -45,6 +46,15 @@ _COLUMNS: Mapping[Kind, Mapping[str, str]] = {
         "creation_time": "e.creation_time",
         "last_update_time": "e.last_update_time",
     },
+    "logged_model": {
+        "name": "lm.name",
+        "model_id": "lm.model_id",
+        "model_type": "lm.model_type",
+        "status": "lm.status",
+        "source_run_id": "lm.source_run_id",
+        "creation_timestamp": "lm.creation_timestamp",
+        "last_updated_timestamp": "lm.last_updated_timestamp",
+    },
 }
 
 _TAG_SOURCES: Mapping[Kind, str] = {
@@ -52,10 +62,14 @@ _TAG_SOURCES: Mapping[Kind, str] = {
     "model_version": ("model_version_tags t WHERE t.vkey = mv.vkey"),
     "run": "run_tags t WHERE t.run_id = r.run_id",
     "experiment": "experiment_tags t WHERE t.experiment_id = e.id",
+    "logged_model": "logged_model_tags t WHERE t.model_id = lm.model_id",
 }
 
 PROMPT_TAG = "mlflow.prompt.is_prompt"
-_PARAM_SOURCE = "run_params t WHERE t.run_id = r.run_id"
+_PARAM_SOURCES: Mapping[Kind, str] = {
+    "run": "run_params t WHERE t.run_id = r.run_id",
+    "logged_model": "logged_model_params t WHERE t.model_id = lm.model_id",
+}
 
 _LATEST_METRIC = (
     "(SELECT m.value FROM run_metrics m WHERE m.run_id = r.run_id AND m.key = ? "
@@ -98,6 +112,12 @@ _ORDER_COLUMNS: Mapping[Kind, Mapping[str, str]] = {
         "experiment_id": "e.id",
         "creation_time": "e.creation_time",
         "last_update_time": "e.last_update_time",
+    },
+    "logged_model": {
+        "name": "lm.name",
+        "model_id": "lm.model_id",
+        "creation_timestamp": "lm.creation_timestamp",
+        "last_updated_timestamp": "lm.last_updated_timestamp",
     },
 }
 
@@ -147,8 +167,8 @@ def _condition(condition: Comparison, kind: Kind) -> tuple[str, list[object]]:
         return _attribute(condition, kind)
     if condition.entity == "tag":
         return _key_value(_TAG_SOURCES[kind], condition)
-    if condition.entity == "param" and kind == "run":
-        return _key_value(_PARAM_SOURCE, condition)
+    if condition.entity == "param" and kind in _PARAM_SOURCES:
+        return _key_value(_PARAM_SOURCES[kind], condition)
     if condition.entity == "metric" and kind == "run" and condition.op in NUMERIC_OPS:
         return f"{_LATEST_METRIC} {_operator(condition.op)} ?", [condition.key, condition.value]
     raise InvalidParameterValue(f"'{condition.entity}' filters are not allowed in a {kind} search.")

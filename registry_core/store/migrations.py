@@ -256,6 +256,46 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "ALTER TABLE history ADD COLUMN request_id BIGINT",
     ),
+    # 7: MLflow 3's logged models (an MLflow model folder a run logged, which a version may be
+    # registered from) with their tags and params, the runs that output them, and the files
+    # MLflow's client put through the artifact proxy, each path naming a stored artifact.
+    (
+        """CREATE TABLE logged_models (
+            model_id VARCHAR PRIMARY KEY,
+            experiment_id BIGINT NOT NULL,
+            name VARCHAR NOT NULL,
+            source_run_id VARCHAR,
+            model_type VARCHAR,
+            status VARCHAR NOT NULL,
+            creation_timestamp BIGINT NOT NULL,
+            last_updated_timestamp BIGINT NOT NULL
+        )""",
+        "CREATE INDEX logged_models_run ON logged_models (source_run_id)",
+        """CREATE TABLE logged_model_tags (
+            model_id VARCHAR NOT NULL,
+            key VARCHAR NOT NULL,
+            value VARCHAR NOT NULL,
+            PRIMARY KEY (model_id, key)
+        )""",
+        """CREATE TABLE logged_model_params (
+            model_id VARCHAR NOT NULL,
+            key VARCHAR NOT NULL,
+            value VARCHAR NOT NULL,
+            PRIMARY KEY (model_id, key)
+        )""",
+        """CREATE TABLE logged_model_outputs (
+            run_id VARCHAR NOT NULL,
+            model_id VARCHAR NOT NULL,
+            step BIGINT NOT NULL,
+            PRIMARY KEY (run_id, model_id)
+        )""",
+        """CREATE TABLE mlflow_artifacts (
+            path VARCHAR PRIMARY KEY,
+            sha256 VARCHAR NOT NULL,
+            size BIGINT NOT NULL,
+            creation_timestamp BIGINT NOT NULL
+        )""",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -15,6 +15,7 @@ from registry_core.entities import (
     DEFAULT_EXPERIMENT_ID,
     Experiment,
     Metric,
+    ModelOutput,
     PagedList,
     Run,
     RunArtifact,
@@ -199,7 +200,14 @@ class DuckDBRunStore:
                     [[run_id, k, v] for k, v in clean_params.items()],
                 )
             if rows:
-                conn.executemany("INSERT INTO run_metrics VALUES (?, ?, ?, ?, ?)", rows)
+                # A value logged again at the same step and time is kept once, as MLflow's
+                # stores do: its client re-logs a run's metrics for each model it logs.
+                conn.executemany(
+                    "INSERT INTO run_metrics SELECT $1, $2, $3, $4, $5 WHERE NOT EXISTS "
+                    "(SELECT 1 FROM run_metrics WHERE run_id = $1 AND key = $2 AND value = $3 "
+                    "AND step = $4 AND timestamp = $5)",
+                    rows,
+                )
             self._insert_tags(conn, run_id, clean_tags)
 
     def delete_run_tag(self, run_id: str, key: str) -> None:
@@ -314,7 +322,14 @@ class DuckDBRunStore:
         """Delete a run and its records; versions that link to it keep their own artifact."""
         with self.manager.transaction() as conn:
             self._require_run(conn, run_id)
-            for table in ("run_params", "run_metrics", "run_tags", "run_artifacts", "runs"):
+            for table in (
+                "run_params",
+                "run_metrics",
+                "run_tags",
+                "run_artifacts",
+                "logged_model_outputs",
+                "runs",
+            ):
                 conn.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
 
     # -- experiments -----------------------------------------------------------------------
@@ -408,11 +423,11 @@ class DuckDBRunStore:
         return PagedList(found[: plan.limit], plan.next_token(len(found)))
 
     def referenced_digests(self) -> set[str]:
-        """Every artifact digest a model version or a run still points at."""
+        """Every artifact digest a model version, a run or an artifact-proxy path points at."""
         with self.manager.connection() as conn:
             rows = conn.execute(
                 "SELECT artifact_sha256 FROM model_versions WHERE artifact_sha256 IS NOT NULL "
-                "UNION SELECT sha256 FROM run_artifacts"
+                "UNION SELECT sha256 FROM run_artifacts UNION SELECT sha256 FROM mlflow_artifacts"
             ).fetchall()
         return {row[0] for row in rows}
 
@@ -429,12 +444,18 @@ class DuckDBRunStore:
         marks = ", ".join("?" for _ in ids)
         params_by: dict[str, dict[str, str]] = {i: {} for i in ids}
         tags_by: dict[str, dict[str, str]] = {i: {} for i in ids}
+        outputs_by: dict[str, list[ModelOutput]] = {i: [] for i in ids}
         for rid, kind, key, value in conn.execute(
             f"SELECT run_id, 'p', key, value FROM run_params WHERE run_id IN ({marks}) "
-            f"UNION ALL SELECT run_id, 't', key, value FROM run_tags WHERE run_id IN ({marks})",
-            [*ids, *ids],
+            f"UNION ALL SELECT run_id, 't', key, value FROM run_tags WHERE run_id IN ({marks}) "
+            f"UNION ALL SELECT run_id, 'o', model_id, step::VARCHAR FROM logged_model_outputs "
+            f"WHERE run_id IN ({marks})",
+            [*ids, *ids, *ids],
         ).fetchall():
-            (params_by if kind == "p" else tags_by)[rid][key] = value
+            if kind == "o":
+                outputs_by[rid].append(ModelOutput(key, int(value)))
+            else:
+                (params_by if kind == "p" else tags_by)[rid][key] = value
         metrics_by: dict[str, dict[str, float]] = {i: {} for i in ids}
         for rid, key, value in conn.execute(
             f"SELECT run_id, key, arg_max(value, (step, timestamp)) FROM run_metrics "
@@ -465,6 +486,7 @@ class DuckDBRunStore:
                 artifacts=tuple(artifacts_by[rid]),
                 experiment_id=experiment,
                 user_id=user,
+                model_outputs=tuple(sorted(outputs_by[rid], key=lambda o: (o.step, o.model_id))),
             )
             for (
                 rid,

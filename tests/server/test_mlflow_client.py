@@ -24,10 +24,16 @@ def served(registry_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tup
     with running_server(registry_path, auth=True) as url:
         monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", secret)
         monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+        # MLflow's setters export these too; monkeypatch takes them back out after the test.
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", url)
+        monkeypatch.setenv("MLFLOW_REGISTRY_URI", url)
         mlflow.set_tracking_uri(url)
         mlflow.set_registry_uri(url)
-        yield url, secret
-        mlflow.set_tracking_uri(None)
+        try:
+            yield url, secret
+        finally:
+            mlflow.set_tracking_uri(None)
+            mlflow.set_registry_uri(None)
 
 
 @pytest.fixture
