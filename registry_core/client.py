@@ -400,6 +400,10 @@ class RegistryClient:
         """Why the artifact folder belongs to another registry (gc and writes refuse), or None."""
         return self._store.artifact_folder_problem()
 
+    def proxied_files(self) -> dict[str, str]:
+        """Each path MLflow's client wrote through the artifact proxy, with its file's sha256."""
+        return self._store.proxied_files()
+
     # -- experiments and runs: lineage ---------------------------------------------------
 
     def create_experiment(

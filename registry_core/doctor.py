@@ -16,6 +16,7 @@ from registry_core.entities import (
     StageTransition,
 )
 from registry_core.errors import DATA_LOSS, INVALID_STATE
+from registry_core.mlflow_artifacts import artifact_uri
 from registry_core.search_filter import MAX_RESULTS
 from registry_core.store.migrations import SCHEMA_VERSION
 from registry_core.transfer import Progress, no_progress
@@ -48,7 +49,8 @@ class DoctorReport:
 
 
 def examine(client: RegistryClient, progress: Progress | None = None) -> DoctorReport:
-    """Run every check: artifacts, Production uniqueness, schema and store consistency."""
+    """Run every check: artifacts (MLflow's proxied files too), Production uniqueness, schema
+    and store consistency."""
     versions: list[ModelVersion] = list(
         _every(
             client.search_model_versions,
@@ -57,7 +59,7 @@ def examine(client: RegistryClient, progress: Progress | None = None) -> DoctorR
         )
     )
     runs: list[Run] = list(_every(client.search_runs, max_results=MAX_RESULTS["run"].maximum))
-    users = _artifact_users(versions, runs)
+    users = _artifact_users(versions, runs, client.proxied_files())
     findings = [
         *_artifact_findings(client, users, progress),
         *_production_findings(client, versions),
@@ -99,8 +101,11 @@ def _every(search: Callable[..., PagedList], **kwargs: Any) -> Iterator[Any]:
             return
 
 
-def _artifact_users(versions: list[ModelVersion], runs: list[Run]) -> dict[str, list[str]]:
-    """Each referenced digest with the versions and run artifacts that reference it."""
+def _artifact_users(
+    versions: list[ModelVersion], runs: list[Run], proxied: dict[str, str]
+) -> dict[str, list[str]]:
+    """Each referenced digest with the versions, run artifacts and proxied files (by their
+    `mlflow-artifacts:/` URI) that reference it."""
     users: dict[str, list[str]] = {}
     for mv in versions:
         if mv.artifact_sha256 is not None:
@@ -108,6 +113,8 @@ def _artifact_users(versions: list[ModelVersion], runs: list[Run]) -> dict[str, 
     for run in runs:
         for artifact in run.artifacts:
             users.setdefault(artifact.sha256, []).append(f"runs:/{run.run_id}/{artifact.path}")
+    for path, digest in proxied.items():
+        users.setdefault(digest, []).append(artifact_uri(path))
     return users
 
 

@@ -38,6 +38,17 @@ def logged_model_folder(experiment_id: str, model_id: str) -> str:
     return f"{experiment_id}/models/{model_id}/artifacts"
 
 
+def folder_owner(path: str) -> str | None:
+    """The run or logged model whose proxy folder (`run_folder`, `logged_model_folder`) holds
+    `path`, None for a path in neither."""
+    parts = path.split("/")
+    if len(parts) > 4 and parts[1] == "models" and parts[3] == "artifacts":
+        return parts[2]
+    if len(parts) > 3 and parts[2] == "artifacts":
+        return parts[1]
+    return None
+
+
 def logged_model_uri(model_id: str) -> str:
     """The `models:/<model_id>` URI MLflow's client registers a logged model by."""
     return f"models:/{model_id}"

@@ -13,13 +13,16 @@ Layout of a dump folder:
 The manifest is written last, so a folder without one is an interrupted export. An import into
 an empty registry restores every row as it was (ids, version numbers, timestamps, history
 order, next-version counters, sequences); into a non-empty one it renumbers the internal model
-and history ids and resolves conflicting model names and run ids as asked. Every row's values
-are checked first, then artifacts are verified and copied, then every row is loaded in one
-transaction, checked against the registry's invariants, and committed or rolled back whole. A
-dump of an older schema version imports too: a table or column it lacks is left empty or at its
-default. Webhook subscriptions import with fresh ids and receive the events recorded after the
-import; one that signed its deliveries but comes without its secret is imported DISABLED.
-Delivery history is not exported.
+and history ids and resolves conflicting model names and run ids as asked. MLflow's logged
+models and the artifact proxy's files travel too: a logged model id the registry holds, or a
+proxy path it holds with other bytes, conflicts like a run id (a path holding the same bytes is
+left as it is), and a skipped run's logged models and proxy files are skipped with it. Every
+row's values are checked first, then artifacts are verified and copied, then every row is
+loaded in one transaction, checked against the registry's invariants, and committed or rolled
+back whole. A dump of an older schema version imports too: a table or column it lacks is left
+empty or at its default. Webhook subscriptions import with fresh ids and receive the events
+recorded after the import; one that signed its deliveries but comes without its secret is
+imported DISABLED. Delivery history is not exported.
 """
 
 from __future__ import annotations
@@ -45,7 +48,9 @@ from registry_core.errors import (
     InvalidState,
     ResourceAlreadyExists,
 )
+from registry_core.mlflow_artifacts import LOGGED_MODEL_ID, folder_owner, safe_path
 from registry_core.store import transfer_sql as sql
+from registry_core.store.logged_model_sql import logged_model_status
 from registry_core.store.migrations import (
     SCHEMA_VERSION,
     VERSION_KEY_FACTOR,
@@ -70,9 +75,17 @@ ON_CONFLICT: tuple[str, ...] = ("fail", "skip", "overwrite")
 Progress = Callable[[str, int, int], None]
 """Called as `progress(task, done, total)` while a long step runs."""
 
-# Columns holding artifact digests, and the run tables whose rows belong to one run.
-_DIGEST_COLUMNS = {"model_versions": "artifact_sha256", "run_artifacts": "sha256"}
+# Columns holding artifact digests, the run tables whose rows belong to one run, and the
+# tables of MLflow's logged models.
+_DIGEST_COLUMNS = {
+    "model_versions": "artifact_sha256",
+    "run_artifacts": "sha256",
+    "mlflow_artifacts": "sha256",
+}
 _RUN_TABLES = frozenset({"runs", "run_params", "run_tags", "run_metrics", "run_artifacts"})
+_LOGGED_MODEL_TABLES = frozenset(
+    {"logged_models", "logged_model_tags", "logged_model_params", "logged_model_outputs"}
+)
 # Columns an import needs to renumber and resolve conflicts, even from an older schema's dump.
 _REQUIRED_COLUMNS = {
     "registered_models": ("id", "name"),
@@ -82,6 +95,11 @@ _REQUIRED_COLUMNS = {
     "registered_model_aliases": ("model_id",),
     "history": ("id", "model_id"),
     **{name: ("run_id",) for name in _RUN_TABLES},
+    "logged_models": ("model_id", "source_run_id"),
+    "logged_model_tags": ("model_id",),
+    "logged_model_params": ("model_id",),
+    "logged_model_outputs": ("run_id", "model_id"),
+    "mlflow_artifacts": ("path", "sha256"),
 }
 _MODEL_COLUMNS = {
     "registered_models": "id",
@@ -292,6 +310,28 @@ def _write_json_atomically(path: Path, data: dict[str, Any]) -> None:
 # -- import --------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Keys:
+    """The dump's keys a non-empty registry may hold already: model names by id, run ids,
+    logged model ids with their source run, and proxy paths with their digest."""
+
+    models: dict[int, str]
+    runs: list[str]
+    logged_models: dict[str, str | None]
+    files: dict[str, str]
+
+
+@dataclass(frozen=True)
+class _Conflicts:
+    """What of the dump the registry holds: model names, run ids, logged model ids, and proxy
+    paths that point at other bytes."""
+
+    names: tuple[str, ...] = ()
+    runs: tuple[str, ...] = ()
+    logged_models: tuple[str, ...] = ()
+    files: tuple[str, ...] = ()
+
+
 @dataclass
 class _Plan:
     """How the rows of a dump go into the target: which to drop and how ids are renumbered."""
@@ -300,6 +340,8 @@ class _Plan:
     model_ids: dict[int, int] = field(default_factory=dict)
     skipped_models: set[int] = field(default_factory=set)
     skipped_runs: set[str] = field(default_factory=set)
+    skipped_logged_models: set[str] = field(default_factory=set)
+    skipped_files: set[str] = field(default_factory=set)
 
 
 def import_registry(
@@ -310,8 +352,9 @@ def import_registry(
 ) -> ImportSummary:
     """Load a dump: artifacts first (verified), then every row in one transaction.
 
-    `on_conflict` says what to do with a model name or run id the registry already holds:
-    `fail` (change nothing), `skip` (keep the registry's) or `overwrite` (take the export's).
+    `on_conflict` says what to do with a model name, run id, logged model id or proxy path
+    (with other bytes) the registry already holds: `fail` (change nothing), `skip` (keep the
+    registry's) or `overwrite` (take the export's).
     """
     if on_conflict not in ON_CONFLICT:
         raise InvalidParameterValue(
@@ -322,20 +365,26 @@ def import_registry(
     manifest = read_manifest(source)
     _verify_table_files(source, manifest, report)
     artifacts = {item["sha256"] for item in manifest["artifacts"]}
-    models = dict(_column_values(source, manifest, "registered_models", ("id", "name")))
-    run_ids = [rid for (rid,) in _column_values(source, manifest, "runs", ("run_id",))]
+    keys = _Keys(
+        models=dict(_column_values(source, manifest, "registered_models", ("id", "name"))),
+        runs=[rid for (rid,) in _column_values(source, manifest, "runs", ("run_id",))],
+        logged_models=dict(
+            _column_values(source, manifest, "logged_models", ("model_id", "source_run_id"))
+        ),
+        files=dict(_column_values(source, manifest, "mlflow_artifacts", ("path", "sha256"))),
+    )
     webhooks = _read_webhooks(source, manifest)
     hook_names = [hook["name"] for hook in webhooks]
     manager = sql.connection_manager(client)
     if on_conflict == "fail":
         # Refuse before copying anything; the transaction below checks again.
         with manager.connection() as conn:
-            conflicts = _conflicts(conn, models, run_ids) if not sql.is_empty(conn) else ((), ())
-            _refuse_conflicts(*conflicts, tuple(sql.existing_webhook_names(conn, hook_names)))
+            conflicts = _conflicts(conn, keys) if not sql.is_empty(conn) else _Conflicts()
+            _refuse_conflicts(conflicts, tuple(sql.existing_webhook_names(conn, hook_names)))
     # Every value is checked before any artifact is copied; the load below checks again.
     _check_rows(source, manifest, artifacts, client.artifacts.root)
     _import_artifacts(ArtifactStore(source / ARTIFACTS_DIR), client.artifacts, manifest, report)
-    deleted = _deleted_model_history(source, manifest, set(models))
+    deleted = _deleted_model_history(source, manifest, set(keys.models))
     with manager.transaction() as conn:
         manager.flush_appends()
         before = client.check_consistency()
@@ -344,7 +393,7 @@ def import_registry(
             # A deleted model's history that the registry already holds is not loaded twice.
             held = sql.deleted_model_history(conn)
             plan.skipped_models = {key for key, group in deleted.items() if group in held}
-        conflicts = _resolve_conflicts(conn, plan, models, run_ids, on_conflict)
+        conflicts = _resolve_conflicts(conn, plan, keys, on_conflict)
         rows = _load_tables(conn, source, manifest, plan, artifacts, client.artifacts.root, report)
         if plan.identical:
             _restore_sequences(conn, manifest)
@@ -356,7 +405,7 @@ def import_registry(
                 + "; ".join(problems)
                 + ")."
             )
-    names, runs = conflicts
+    names, runs = conflicts.names, conflicts.runs
     skipping = on_conflict == "skip"
     return ImportSummary(
         directory=str(source),
@@ -547,7 +596,7 @@ def _load_webhooks(
     """Insert the subscriptions, resolving names the registry holds as asked; those names."""
     taken = tuple(sql.existing_webhook_names(conn, [hook["name"] for hook in hooks]))
     if on_conflict == "fail":
-        _refuse_conflicts((), (), taken)
+        _refuse_conflicts(_Conflicts(), taken)
     if on_conflict == "overwrite":
         sql.delete_webhooks(conn, taken)
     for hook in hooks:
@@ -664,21 +713,29 @@ def _deleted_model_history(
     return {model_id: tuple(group) for model_id, group in groups.items()}
 
 
-def _conflicts(
-    conn: duckdb.DuckDBPyConnection, models: dict[int, str], run_ids: list[str]
-) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The dump's model names and run ids that the registry already holds."""
-    names = tuple(sql.existing_model_names(conn, list(models.values())))
-    return names, tuple(sql.existing_run_ids(conn, run_ids))
+def _conflicts(conn: duckdb.DuckDBPyConnection, keys: _Keys) -> _Conflicts:
+    """The dump's model names, run ids, logged model ids and proxy paths (with other bytes)
+    that the registry already holds."""
+    held = sql.mlflow_artifact_digests(conn, list(keys.files))
+    return _Conflicts(
+        names=tuple(sql.existing_model_names(conn, list(keys.models.values()))),
+        runs=tuple(sql.existing_run_ids(conn, keys.runs)),
+        logged_models=tuple(sql.existing_logged_model_ids(conn, list(keys.logged_models))),
+        files=tuple(sorted(path for path, digest in held.items() if digest != keys.files[path])),
+    )
 
 
-def _refuse_conflicts(
-    names: tuple[str, ...], runs: tuple[str, ...], webhooks: tuple[str, ...] = ()
-) -> None:
-    """RESOURCE_ALREADY_EXISTS naming the conflicting models, runs and webhooks, if any."""
+def _refuse_conflicts(conflicts: _Conflicts, webhooks: tuple[str, ...] = ()) -> None:
+    """RESOURCE_ALREADY_EXISTS naming what conflicts, if anything does."""
     held = [
         f"{kind} {_listing(items)}"
-        for kind, items in (("model(s)", names), ("run(s)", runs), ("webhook(s)", webhooks))
+        for kind, items in (
+            ("model(s)", conflicts.names),
+            ("run(s)", conflicts.runs),
+            ("logged model(s)", conflicts.logged_models),
+            ("proxied file(s)", conflicts.files),
+            ("webhook(s)", webhooks),
+        )
         if items
     ]
     if held:
@@ -689,29 +746,41 @@ def _refuse_conflicts(
 
 
 def _resolve_conflicts(
-    conn: duckdb.DuckDBPyConnection,
-    plan: _Plan,
-    models: dict[int, str],
-    run_ids: list[str],
-    on_conflict: str,
-) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Apply the conflict rule and number the dump's models; the conflicting names and runs."""
+    conn: duckdb.DuckDBPyConnection, plan: _Plan, keys: _Keys, on_conflict: str
+) -> _Conflicts:
+    """Apply the conflict rule and number the dump's models; what conflicted."""
     if plan.identical:
-        return (), ()
-    names, runs = _conflicts(conn, models, run_ids)
+        return _Conflicts()
+    conflicts = _conflicts(conn, keys)
     if on_conflict == "fail":
-        _refuse_conflicts(names, runs)
+        _refuse_conflicts(conflicts)
+    # A proxy path that holds the same bytes already is no conflict: the registry's row stays.
+    held = sql.mlflow_artifact_digests(conn, list(keys.files))
+    plan.skipped_files = set(held) - set(conflicts.files)
     if on_conflict == "overwrite":
-        sql.delete_models(conn, names)
-        sql.delete_runs(conn, runs)
+        sql.delete_models(conn, conflicts.names)
+        sql.delete_runs(conn, conflicts.runs)
+        sql.delete_logged_models(conn, conflicts.logged_models)
+        sql.delete_mlflow_artifacts(conn, conflicts.files)
     else:
-        plan.skipped_models |= {model_id for model_id, name in models.items() if name in names}
-        plan.skipped_runs = set(runs)
-    kept = sorted(model_id for model_id in models if model_id not in plan.skipped_models)
+        names = set(conflicts.names)
+        plan.skipped_models |= {key for key, name in keys.models.items() if name in names}
+        plan.skipped_runs = set(conflicts.runs)
+        # A skipped run's logged models, and the files of skipped runs and models, go with it.
+        plan.skipped_logged_models = set(conflicts.logged_models) | {
+            model_id
+            for model_id, run_id in keys.logged_models.items()
+            if run_id in plan.skipped_runs
+        }
+        owners = plan.skipped_runs | plan.skipped_logged_models
+        plan.skipped_files |= set(conflicts.files) | {
+            path for path in keys.files if folder_owner(path) in owners
+        }
+    kept = sorted(model_id for model_id in keys.models if model_id not in plan.skipped_models)
     plan.model_ids = dict(
         zip(kept, sql.take_ids(conn, sql.MODEL_ID_SEQUENCE, len(kept)), strict=True)
     )
-    return names, runs
+    return conflicts
 
 
 def _listing(items: tuple[str, ...], limit: int = 5) -> str:
@@ -761,11 +830,24 @@ def _renumber(
     rows: list[tuple[Any, ...]],
     plan: _Plan,
 ) -> list[tuple[Any, ...]]:
-    """Drop the rows of skipped models and runs, and give models and history fresh ids."""
+    """Drop the rows of skipped models, runs, logged models and proxy files, and give models
+    and history fresh ids."""
     columns = table.column_names
     if table.name in _RUN_TABLES:
         at = columns.index("run_id")
         return [row for row in rows if row[at] not in plan.skipped_runs]
+    if table.name == "mlflow_artifacts":
+        at = columns.index("path")
+        return [row for row in rows if row[at] not in plan.skipped_files]
+    if table.name in _LOGGED_MODEL_TABLES:
+        at = columns.index("model_id")
+        run_at = columns.index("run_id") if "run_id" in columns else None
+        return [
+            row
+            for row in rows
+            if row[at] not in plan.skipped_logged_models
+            and (run_at is None or row[run_at] not in plan.skipped_runs)
+        ]
     if table.name == "model_version_tags":
         at = columns.index("vkey")
         return [
@@ -810,8 +892,9 @@ def _new_vkey(plan: _Plan, table: TableSpec, vkey: int) -> int:
 def _check_values(
     table: TableSpec, rows: list[tuple[Any, ...]], root: Path
 ) -> list[tuple[Any, ...]]:
-    """Refuse names, aliases, run ids, run artifact paths and version sources the registry's
-    own API would refuse; a local-path source not valid here becomes its artifact's URI."""
+    """Refuse names, aliases, run ids, run artifact paths, version sources, logged models and
+    proxy paths the registry's own API would refuse; a local-path source not valid here becomes
+    its artifact's URI."""
     checks = _VALUE_CHECKS.get(table.name)
     if not checks:
         return rows
@@ -861,6 +944,13 @@ _DESCRIPTION_CHECK: tuple[str, _Check] = (
 )
 
 
+def _logged_model_id(record: dict[str, Any], _: Path) -> str:
+    """A logged model id as MLflow spells it (`m-` and 32 hex digits), which names its folder."""
+    if not LOGGED_MODEL_ID.fullmatch(record["model_id"]):
+        raise InvalidParameterValue(f"Invalid logged model id {record['model_id']!r}.")
+    return record["model_id"]
+
+
 def _tag_checks(kind: str) -> tuple[tuple[str, _Check], ...]:
     """The key and value checks of a tag (or param) table."""
     return (
@@ -890,6 +980,21 @@ _VALUE_CHECKS: dict[str, tuple[tuple[str, _Check], ...]] = {
         ("key", lambda record, _: check.tag_key(record["key"], "metric")),
     ),
     "run_artifacts": (_RUN_ID_CHECK, ("path", _run_artifact_path)),
+    "logged_models": (
+        ("model_id", _logged_model_id),
+        ("name", lambda record, _: check.plain("Logged model name", record["name"])),
+        ("source_run_id", lambda record, _: valid_run_id(record["source_run_id"])),
+        ("model_type", lambda record, _: check.plain("Logged model type", record["model_type"])),
+        ("status", lambda record, _: logged_model_status(record["status"])),
+    ),
+    "logged_model_tags": (("model_id", _logged_model_id), *_tag_checks("tag")),
+    "logged_model_params": (("model_id", _logged_model_id), *_tag_checks("param")),
+    "logged_model_outputs": (
+        _RUN_ID_CHECK,
+        ("model_id", _logged_model_id),
+        ("step", lambda record, _: check.metric_step(record["step"])),
+    ),
+    "mlflow_artifacts": (("path", lambda record, _: safe_path(record["path"])),),
 }
 
 

@@ -1020,6 +1020,14 @@ ENDPOINTS = Table(
             summary="Why the artifact folder is not this registry's, if it is not.",
         ),
         _ours(
+            "GET",
+            "/admin/proxied-files",
+            "proxied_files",
+            reply=One("files", plain(dict[str, str])),
+            role=READER,
+            summary="Each path of MLflow's artifact proxy with its file's sha256.",
+        ),
+        _ours(
             "POST",
             "/admin/import-mlflow-model",
             "import_model",

@@ -451,6 +451,10 @@ class AdminStore(ABC):
         """Why the artifact folder is not this registry's to write or collect in, or None."""
 
     @abstractmethod
+    def proxied_files(self) -> dict[str, str]:
+        """Each path of MLflow's artifact proxy with the sha256 of the file it holds."""
+
+    @abstractmethod
     def export_registry(
         self, directory: str, progress: Progress | None = None, include_secrets: bool = False
     ) -> Any:

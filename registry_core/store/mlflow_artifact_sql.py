@@ -42,6 +42,11 @@ class DuckDBMlflowArtifactStore:
             ).fetchone()
         return ArtifactRef(row[0], row[1]) if row else None
 
+    def proxied_files(self) -> dict[str, str]:
+        with self.manager.connection() as conn:
+            rows = conn.execute("SELECT path, sha256 FROM mlflow_artifacts ORDER BY path")
+            return dict(rows.fetchall())
+
     def list_mlflow_artifacts(self, folder: str | None = None) -> list[ArtifactFile]:
         """The files and folders directly inside a proxy folder (the root when None), by name;
         empty for a file or a folder that holds nothing, as MLflow's server answers."""

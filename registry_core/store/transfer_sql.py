@@ -108,9 +108,41 @@ TABLES: tuple[TableSpec, ...] = (
         "signature VARCHAR",
         "run_id, path",
     ),
+    # MLflow's logged models and the artifact proxy's paths (schema 7).
+    _spec(
+        "logged_models",
+        "model_id VARCHAR, experiment_id BIGINT, name VARCHAR, source_run_id VARCHAR, "
+        "model_type VARCHAR, status VARCHAR, creation_timestamp BIGINT, "
+        "last_updated_timestamp BIGINT",
+        "model_id",
+    ),
+    _spec("logged_model_tags", "model_id VARCHAR, key VARCHAR, value VARCHAR", "model_id, key"),
+    _spec("logged_model_params", "model_id VARCHAR, key VARCHAR, value VARCHAR", "model_id, key"),
+    _spec(
+        "logged_model_outputs", "run_id VARCHAR, model_id VARCHAR, step BIGINT", "run_id, model_id"
+    ),
+    _spec(
+        "mlflow_artifacts",
+        "path VARCHAR, sha256 VARCHAR, size BIGINT, creation_timestamp BIGINT",
+        "path",
+    ),
 )
 TABLES_BY_NAME: dict[str, TableSpec] = {table.name: table for table in TABLES}
-_RUN_TABLES = ("run_params", "run_tags", "run_metrics", "run_artifacts", "runs")
+# A run's rows, the logged models it output included (the models themselves are their own).
+_RUN_TABLES = (
+    "run_params",
+    "run_tags",
+    "run_metrics",
+    "run_artifacts",
+    "logged_model_outputs",
+    "runs",
+)
+_LOGGED_MODEL_TABLES = (
+    "logged_model_tags",
+    "logged_model_params",
+    "logged_model_outputs",
+    "logged_models",
+)
 
 
 def connection_manager(client: RegistryClient) -> ConnectionManager:
@@ -266,11 +298,51 @@ def delete_models(conn: duckdb.DuckDBPyConnection, names: Sequence[str]) -> None
 
 
 def delete_runs(conn: duckdb.DuckDBPyConnection, run_ids: Sequence[str]) -> None:
-    """Delete runs with their params, tags, metric history and artifact records."""
+    """Delete runs with their params, tags, metric history, artifact records and the records of
+    the logged models they output."""
     for table in _RUN_TABLES:
         conn.execute(
             f"DELETE FROM {table} WHERE run_id IN (SELECT unnest(?::VARCHAR[]))", [list(run_ids)]
         )
+
+
+def existing_logged_model_ids(
+    conn: duckdb.DuckDBPyConnection, model_ids: Sequence[str]
+) -> list[str]:
+    """The ids among `model_ids` that already belong to a logged model."""
+    rows = conn.execute(
+        "SELECT model_id FROM logged_models WHERE model_id IN (SELECT unnest(?::VARCHAR[])) "
+        "ORDER BY model_id",
+        [list(model_ids)],
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
+def delete_logged_models(conn: duckdb.DuckDBPyConnection, model_ids: Sequence[str]) -> None:
+    """Delete logged models with their tags, params and the records of runs that output them."""
+    for table in _LOGGED_MODEL_TABLES:
+        conn.execute(
+            f"DELETE FROM {table} WHERE model_id IN (SELECT unnest(?::VARCHAR[]))",
+            [list(model_ids)],
+        )
+
+
+def mlflow_artifact_digests(
+    conn: duckdb.DuckDBPyConnection, paths: Sequence[str]
+) -> dict[str, str]:
+    """The digest each of `paths` already points at in the artifact proxy, by path."""
+    rows = conn.execute(
+        "SELECT path, sha256 FROM mlflow_artifacts WHERE path IN (SELECT unnest(?::VARCHAR[]))",
+        [list(paths)],
+    ).fetchall()
+    return dict(rows)
+
+
+def delete_mlflow_artifacts(conn: duckdb.DuckDBPyConnection, paths: Sequence[str]) -> None:
+    """Forget proxy paths (the stored bytes stay until `gc` finds nothing else uses them)."""
+    conn.execute(
+        "DELETE FROM mlflow_artifacts WHERE path IN (SELECT unnest(?::VARCHAR[]))", [list(paths)]
+    )
 
 
 # Webhook subscriptions travel as their fields, not as rows: ids and the outbox cursor are the

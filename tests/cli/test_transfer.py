@@ -17,6 +17,14 @@ from registry_core.transfer import export_registry
 from registry_core.webhooks import generate_secret
 from tests.cli.conftest import MODEL, invoke_cli
 
+MLFLOW_TABLES = (
+    "logged_models",
+    "logged_model_tags",
+    "logged_model_params",
+    "logged_model_outputs",
+    "mlflow_artifacts",
+)
+
 
 def snapshot(client: RegistryClient) -> dict[str, Any]:
     """Everything the public client can see: models, versions, runs with their metric history,
@@ -337,19 +345,21 @@ def test_a_local_source_becomes_the_artifact_uri(cli, tmp_path: Path) -> None:
 def test_a_dump_of_an_older_schema_imports(cli, client: RegistryClient, tmp_path: Path) -> None:
     dump = tmp_path / "dump"
     assert cli("export", str(dump)).exit_code == 0
-    # As if `signature` and `run_metrics` had come with a later migration than the dump's.
+    # As if `signature`, `run_metrics` and MLflow's tables had come with later migrations.
     _rewrite(dump, "model_versions", lambda rows: [_without(row, "signature") for row in rows])
-    (dump / "tables" / "run_metrics.jsonl").unlink()
+    later = ("run_metrics", *MLFLOW_TABLES)
     data = manifest(dump)
     data["schema_version"] = 2
-    del data["tables"]["run_metrics"]
+    for table in later:
+        (dump / "tables" / f"{table}.jsonl").unlink()
+        del data["tables"][table]
     data["tables"]["model_versions"]["columns"].remove("signature")
     (dump / "manifest.json").write_text(json.dumps(data))
 
     target = tmp_path / "target"
     imported = invoke_cli(target, "import", str(dump), json_output=True)
     assert imported.exit_code == 0, imported.stderr
-    assert imported.json["rows"]["run_metrics"] == 0
+    assert all(imported.json["rows"][table] == 0 for table in later)
     exported, now = snapshot(client), snapshot(RegistryClient(target))
     assert [replace(v, signature=None) for v in exported["versions"]] == now["versions"]
     assert [replace(run, metrics={}) for run in exported["runs"]] == now["runs"]

@@ -9,8 +9,10 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import mlflow
@@ -23,6 +25,8 @@ from sklearn.linear_model import LogisticRegression
 from registry_core import load_model
 from registry_core.api.endpoints import MLFLOW_ARTIFACTS
 from registry_core.client import RegistryClient
+from registry_core.doctor import examine
+from registry_core.errors import DATA_LOSS, InvalidParameterValue, ResourceAlreadyExists
 from registry_core.server.limits import ServerLimits
 from tests.conftest import stored_file
 from tests.server_harness import running_server
@@ -260,6 +264,116 @@ def test_an_unknown_logged_model_does_not_exist(served: Served) -> None:
     with pytest.raises(MlflowException) as no_experiment:
         ml.create_logged_model(experiment_id="999")
     assert no_experiment.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+
+
+@contextmanager
+def mlflow_at(url: str, back: str) -> Iterator[None]:
+    """MLflow's client pointed at the server at `url` for the block, then at `back` again."""
+    mlflow.set_tracking_uri(url)
+    mlflow.set_registry_uri(url)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(back)
+        mlflow.set_registry_uri(back)
+
+
+def backup(served: Served, directory: Path) -> dict[str, Any]:
+    """`registry backup` through the server; the dump's manifest."""
+    RegistryClient(served.url, token=served.admin).export_registry(directory)
+    return json.loads((directory / "manifest.json").read_text())
+
+
+# Runs before the test below damages a stored file, which a backup would refuse to copy.
+def test_a_restored_backup_serves_mlflow_what_it_logged(served: Served, tmp_path: Path) -> None:
+    ml = MlflowClient()
+    logged = ml.get_logged_model(served.model_id).to_proto()
+    files = sorted(f.path for f in ml.list_logged_model_artifacts(served.model_id))
+    manifest = backup(served, tmp_path / "backup")
+    assert manifest["tables"]["logged_models"]["rows"] >= 1
+    assert manifest["tables"]["mlflow_artifacts"]["rows"] >= len(files)
+
+    restored = RegistryClient(tmp_path / "restored")
+    assert restored.import_registry(tmp_path / "backup").mode == "identical"
+    proxied = RegistryClient(served.url, token=served.admin).proxied_files()
+    assert restored.proxied_files() == proxied
+    assert examine(restored).ok
+    restored.close()
+    with running_server(tmp_path / "restored") as url, mlflow_at(url, served.url):
+        again = MlflowClient()
+        assert again.get_logged_model(served.model_id).to_proto() == logged
+        assert sorted(f.path for f in again.list_logged_model_artifacts(served.model_id)) == files
+        loaded = mlflow.pyfunc.load_model("models:/churn/1")
+        assert np.array_equal(predictions(loaded), predictions(served.estimator))
+
+
+def test_a_merge_import_resolves_logged_models_and_proxied_files(
+    served: Served, tmp_path: Path
+) -> None:
+    dump = tmp_path / "dump"
+    manifest = backup(served, dump)
+    logged_rows = manifest["tables"]["logged_models"]["rows"]
+    mlmodel = f"0/models/{served.model_id}/artifacts/MLmodel"
+    requirements = f"0/models/{served.model_id}/artifacts/requirements.txt"
+
+    # Into a registry holding other things: nothing conflicts, every logged model and file loads.
+    other = RegistryClient(tmp_path / "other")
+    other.create_registered_model("mine")
+    merged = other.import_registry(dump)
+    assert merged.mode == "merged" and merged.rows["logged_models"] == logged_rows
+    assert other.proxied_files() == RegistryClient(served.url, token=served.admin).proxied_files()
+
+    # Doctor finds a proxied file whose bytes changed.
+    held = other.proxied_files()
+    damaged = stored_file(tmp_path / "other", held[mlmodel])
+    original = damaged.read_bytes()
+    damaged.write_bytes(b"altered")
+    findings = examine(other).findings
+    assert [(f.subject, f.error_code) for f in findings] == [
+        (f"mlflow-artifacts:/{mlmodel}", DATA_LOSS)
+    ]
+    damaged.write_bytes(original)
+
+    # The same dump again, its MLmodel path forged to hold other bytes the dump carries.
+    sizes = {item["sha256"]: item["size"] for item in manifest["artifacts"]}
+    forge_path(dump, mlmodel, sha256=held[requirements], size=sizes[held[requirements]])
+
+    with pytest.raises(ResourceAlreadyExists) as refused:
+        other.import_registry(dump)
+    assert "logged model(s) m-" in refused.value.message
+    assert f"proxied file(s) {mlmodel} of the export" in refused.value.message
+    skipped = other.import_registry(dump, "skip")
+    assert served.run_id in skipped.skipped_runs
+    for name in ("logged_models", "logged_model_tags", "logged_model_outputs", "mlflow_artifacts"):
+        assert skipped.rows[name] == 0, name
+    assert other.proxied_files() == held
+    overwritten = other.import_registry(dump, "overwrite")
+    assert overwritten.rows["logged_models"] == logged_rows
+    assert overwritten.rows["mlflow_artifacts"] == 1  # the others hold the same bytes already
+    assert other.proxied_files() == {**held, mlmodel: held[requirements]}
+    assert other.check_consistency() == []
+
+    # A proxy path that could climb out of its folder is refused before anything is copied.
+    forge_path(dump, mlmodel, path="0/%2e%2e/escape.txt")
+    fresh = RegistryClient(tmp_path / "fresh")
+    with pytest.raises(InvalidParameterValue, match=r"mlflow_artifacts hold .* Invalid artifact"):
+        fresh.import_registry(dump)
+    assert fresh.artifacts.digests() == set()
+
+
+def forge_path(dump: Path, at: str, **changes: Any) -> None:
+    """Change the dump's row of proxy path `at` and reseal the manifest, as a forger would."""
+    table = dump / "tables" / "mlflow_artifacts.jsonl"
+    rows = [json.loads(line) for line in table.read_text().splitlines()]
+    for row in rows:
+        if row["path"] == at:
+            row.update(changes)
+    table.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    manifest = json.loads((dump / "manifest.json").read_text())
+    manifest["tables"]["mlflow_artifacts"]["sha256"] = hashlib.sha256(
+        table.read_bytes()
+    ).hexdigest()
+    (dump / "manifest.json").write_text(json.dumps(manifest))
 
 
 def test_a_changed_file_is_not_served_and_gc_keeps_proxy_files(served: Served) -> None:
